@@ -1,0 +1,345 @@
+/* sp_config: the settings table and its loaders; see sp_config.h. */
+#include "sp_config.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sp_log.h"
+
+#define HOUR_MS (3600 * (int64_t)1000)
+
+/* The settings of every Spool program. Add new ones here; the examples in config/ document them. */
+static const sp_config_def config_table[] = {
+    {"database_url", SP_CONFIG_STRING, NULL, 0, 4096, SP_CONFIG_ALL, true,
+     "PostgreSQL connection URL, e.g. postgresql://user@host:5432/db"},
+    {"connect_timeout", SP_CONFIG_DURATION, "10s", 1000, HOUR_MS, SP_CONFIG_ALL, false,
+     "how long to wait for a database connection"},
+    {"log_level", SP_CONFIG_STRING, "info", 0, 16, SP_CONFIG_ALL, false,
+     "least severe log level written: debug, info, warn or error"},
+};
+
+#define CONFIG_COUNT (sizeof(config_table) / sizeof(config_table[0]))
+
+typedef struct {
+    bool set;
+    int64_t num; /* int, bool (0/1) and duration (ms) */
+    char *str;
+} config_value;
+
+struct sp_config {
+    unsigned scope;
+    config_value values[CONFIG_COUNT];
+};
+
+const sp_config_def *sp_config_table(size_t *count)
+{
+    *count = CONFIG_COUNT;
+    return config_table;
+}
+
+int sp_config_parse_int(const char *text, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    while (isspace((unsigned char)*text))
+        text++;
+    if (*text == '\0')
+        return SP_E_INVAL;
+    long long v = strtoll(text, &end, 10);
+    if (errno == ERANGE)
+        return SP_E_RANGE;
+    if (end == text || *end != '\0')
+        return SP_E_INVAL;
+    *out = v;
+    return 0;
+}
+
+int sp_config_parse_bool(const char *text, bool *out)
+{
+    static const char *const yes[] = {"true", "on", "yes", "1"};
+    static const char *const no[] = {"false", "off", "no", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(text, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcasecmp(text, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return SP_E_INVAL;
+}
+
+int sp_config_parse_duration_ms(const char *text, int64_t *out)
+{
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {{"ms", 1},      {"s", 1000},         {"m", 60000},
+                 {"h", HOUR_MS}, {"d", 24 * HOUR_MS}, {"", 1000}};
+    char *end;
+    errno = 0;
+    if (!isdigit((unsigned char)text[0]))
+        return SP_E_INVAL;
+    long long v = strtoll(text, &end, 10);
+    if (errno == ERANGE)
+        return SP_E_RANGE;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(end, units[i].unit) == 0) {
+            if (v > INT64_MAX / units[i].ms)
+                return SP_E_RANGE;
+            *out = v * units[i].ms;
+            return 0;
+        }
+    }
+    return SP_E_INVAL;
+}
+
+static int config_find(const sp_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < CONFIG_COUNT; i++)
+        if ((config_table[i].scope & cfg->scope) && strcmp(config_table[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Formats a bound of a duration setting for messages ("1s", "1500ms"). */
+static void format_duration(int64_t ms, char *out, size_t outlen)
+{
+    if (ms % 1000 == 0)
+        snprintf(out, outlen, "%llds", (long long)(ms / 1000));
+    else
+        snprintf(out, outlen, "%lldms", (long long)ms);
+}
+
+/* Parses value for def into *v (not yet stored); err explains a refusal. */
+static int config_parse(const sp_config_def *def, const char *value, config_value *v, char *err,
+                        size_t errlen)
+{
+    int rc = 0;
+    bool b;
+    char lo[32], hi[32];
+    switch (def->type) {
+    case SP_CONFIG_INT:
+        rc = sp_config_parse_int(value, &v->num);
+        if (rc < 0) {
+            snprintf(err, errlen, "\"%s\" is not an integer", value);
+            return SP_E_INVAL;
+        }
+        if (v->num < def->min || v->num > def->max) {
+            snprintf(err, errlen, "%lld is out of range (%lld to %lld)", (long long)v->num,
+                     (long long)def->min, (long long)def->max);
+            return SP_E_RANGE;
+        }
+        return 0;
+    case SP_CONFIG_BOOL:
+        if (sp_config_parse_bool(value, &b) < 0) {
+            snprintf(err, errlen, "\"%s\" is not a boolean (use true or false)", value);
+            return SP_E_INVAL;
+        }
+        v->num = b;
+        return 0;
+    case SP_CONFIG_DURATION:
+        rc = sp_config_parse_duration_ms(value, &v->num);
+        if (rc < 0) {
+            snprintf(err, errlen, "\"%s\" is not a duration (e.g. 500ms, 30s, 5m, 1h)", value);
+            return SP_E_INVAL;
+        }
+        if (v->num < def->min || v->num > def->max) {
+            format_duration(def->min, lo, sizeof(lo));
+            format_duration(def->max, hi, sizeof(hi));
+            snprintf(err, errlen, "\"%s\" is out of range (%s to %s)", value, lo, hi);
+            return SP_E_RANGE;
+        }
+        return 0;
+    case SP_CONFIG_STRING:
+        if ((int64_t)strlen(value) > def->max) {
+            snprintf(err, errlen, "value is longer than %lld bytes", (long long)def->max);
+            return SP_E_RANGE;
+        }
+        if (strcmp(def->name, "log_level") == 0) {
+            sp_log_level level;
+            if (sp_log_parse_level(value, &level) < 0) {
+                snprintf(err, errlen, "\"%s\" is not a log level (debug, info, warn, error)",
+                         value);
+                return SP_E_INVAL;
+            }
+        }
+        v->str = strdup(value);
+        return v->str != NULL ? 0 : SP_E_NOMEM;
+    }
+    return SP_E_INVAL;
+}
+
+int sp_config_set(sp_config *cfg, const char *name, const char *value, const char *source,
+                  char *err, size_t errlen)
+{
+    char why[256];
+    int i = config_find(cfg, name);
+    if (i < 0) {
+        snprintf(err, errlen, "unknown setting \"%s\" in %s", name, source);
+        return SP_E_NOTFOUND;
+    }
+    config_value v = {.set = true};
+    int rc = config_parse(&config_table[i], value, &v, why, sizeof(why));
+    if (rc < 0) {
+        snprintf(err, errlen, "invalid value for %s in %s: %s", name, source, why);
+        return rc;
+    }
+    free(cfg->values[i].str);
+    cfg->values[i] = v;
+    return 0;
+}
+
+int sp_config_new(sp_config **out, unsigned scope)
+{
+    char err[256];
+    sp_config *cfg = calloc(1, sizeof(*cfg));
+    if (cfg == NULL)
+        return SP_E_NOMEM;
+    cfg->scope = scope;
+    for (size_t i = 0; i < CONFIG_COUNT; i++) {
+        const sp_config_def *def = &config_table[i];
+        if (!(def->scope & scope) || def->default_value == NULL)
+            continue;
+        int rc = sp_config_set(cfg, def->name, def->default_value, "defaults", err, sizeof(err));
+        /* A default that does not parse is a bug in the table above. */
+        assert(rc == 0);
+        if (rc < 0) {
+            sp_config_free(cfg);
+            return rc;
+        }
+    }
+    *out = cfg;
+    return 0;
+}
+
+void sp_config_free(sp_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    for (size_t i = 0; i < CONFIG_COUNT; i++)
+        free(cfg->values[i].str);
+    free(cfg);
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t len = strlen(s);
+    while (len > 0 && isspace((unsigned char)s[len - 1]))
+        s[--len] = '\0';
+    return s;
+}
+
+int sp_config_load_file(sp_config *cfg, const char *path, char *err, size_t errlen)
+{
+    int rc = 0;
+    char line[8192];
+    char source[512];
+    unsigned lineno = 0;
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "could not open config file %s: %s", path, strerror(errno));
+        return SP_E_IO;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        snprintf(source, sizeof(source), "%s:%u", path, lineno);
+        size_t len = strlen(line);
+        if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
+            snprintf(err, errlen, "line too long in %s", source);
+            rc = SP_E_PARSE;
+            goto out;
+        }
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (eq == NULL) {
+            snprintf(err, errlen, "expected \"key = value\" in %s", source);
+            rc = SP_E_PARSE;
+            goto out;
+        }
+        *eq = '\0';
+        char *key = trim(s);
+        char *value = trim(eq + 1);
+        /* Values may be quoted to keep leading or trailing spaces, or a '#'. */
+        size_t vlen = strlen(value);
+        if (vlen >= 2 && value[0] == '"' && value[vlen - 1] == '"') {
+            value[vlen - 1] = '\0';
+            value++;
+        } else {
+            char *hash = strstr(value, " #");
+            if (hash != NULL) {
+                *hash = '\0';
+                value = trim(value);
+            }
+        }
+        rc = sp_config_set(cfg, key, value, source, err, errlen);
+        if (rc < 0)
+            goto out;
+    }
+    if (ferror(f)) {
+        snprintf(err, errlen, "could not read config file %s", path);
+        rc = SP_E_IO;
+    }
+out:
+    fclose(f);
+    return rc;
+}
+
+int sp_config_load_env(sp_config *cfg, char *err, size_t errlen)
+{
+    char env[128];
+    for (size_t i = 0; i < CONFIG_COUNT; i++) {
+        const sp_config_def *def = &config_table[i];
+        if (!(def->scope & cfg->scope))
+            continue;
+        size_t n = (size_t)snprintf(env, sizeof(env), "SPOOL_%s", def->name);
+        for (size_t j = 0; j < n && j < sizeof(env); j++)
+            env[j] = (char)toupper((unsigned char)env[j]);
+        const char *value = getenv(env);
+        if (value == NULL)
+            continue;
+        int rc = sp_config_set(cfg, def->name, value, env, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static const config_value *config_get(const sp_config *cfg, const char *name, sp_config_type type)
+{
+    int i = config_find(cfg, name);
+    assert(i >= 0 && config_table[i].type == type);
+    (void)type;
+    return &cfg->values[i];
+}
+
+int64_t sp_config_int(const sp_config *cfg, const char *name)
+{
+    return config_get(cfg, name, SP_CONFIG_INT)->num;
+}
+
+bool sp_config_bool(const sp_config *cfg, const char *name)
+{
+    return config_get(cfg, name, SP_CONFIG_BOOL)->num != 0;
+}
+
+const char *sp_config_string(const sp_config *cfg, const char *name)
+{
+    return config_get(cfg, name, SP_CONFIG_STRING)->str;
+}
+
+int64_t sp_config_duration_ms(const sp_config *cfg, const char *name)
+{
+    return config_get(cfg, name, SP_CONFIG_DURATION)->num;
+}
