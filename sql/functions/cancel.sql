@@ -32,8 +32,9 @@ BEGIN
         SELECT * INTO r FROM spool.jobs WHERE id = job_id;
         RETURN r;
     END IF;
-    SELECT * INTO r FROM spool.move_to_archive(ARRAY[job_id], ARRAY[NULL::uuid],
+    PERFORM 1 FROM spool.move_to_archive(ARRAY[job_id], ARRAY[NULL::uuid],
                                                ARRAY['cancelled'], ARRAY[NULL::jsonb], ARRAY[why]);
+    SELECT * INTO r FROM spool.job_archive x WHERE x.id = job_id;
     RETURN r;
 END
 $$;

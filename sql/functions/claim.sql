@@ -5,7 +5,8 @@
 -- LOCKED) and rows this worker cannot run (capability matching, spool.job_matches), so an
 -- unrunnable job never blocks the jobs behind it. NULL capabilities = the capabilities the
 -- worker registered. Each claimed job: attempts + 1, lease for lease_seconds, deadline at
--- timeout_seconds, one 'claimed' event.
+-- timeout_seconds, one 'claimed' event. A lease token is 8 random bytes drawn once per call
+-- followed by the job's seq: unique per claim of a job, and no random draw per row.
 CREATE OR REPLACE FUNCTION spool.claim(worker_id text, capabilities jsonb DEFAULT NULL,
                                        max_jobs integer DEFAULT 1,
                                        lease_seconds integer DEFAULT 60)
@@ -18,6 +19,7 @@ DECLARE
     no_lists  boolean;
     max_batch integer := coalesce(spool.setting('max_claim_batch')::text::integer, 10000);
     lease     interval;
+    token8    bytea := substring(uuid_send(gen_random_uuid()) FROM 1 FOR 8);
 BEGIN
     IF claim.worker_id IS NULL OR length(claim.worker_id) NOT BETWEEN 1 AND 200 THEN
         RAISE EXCEPTION USING ERRCODE = 'SP422', MESSAGE = 'worker_id must be 1 to 200 characters';
@@ -56,7 +58,7 @@ BEGIN
            SET status = 'running',
                attempts = j.attempts + 1,
                worker_id = claim.worker_id,
-               lease_token = gen_random_uuid(),
+               lease_token = encode(token8 || int8send(j.seq), 'hex')::uuid,
                lease_seconds = claim.lease_seconds,
                lease_expires_at = now() + lease,
                deadline_at = now() + make_interval(secs => j.timeout_seconds),

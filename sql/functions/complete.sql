@@ -11,11 +11,12 @@ BEGIN
     IF job_id IS NULL OR lease_token IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'SP422', MESSAGE = 'job_id and lease_token are required';
     END IF;
-    SELECT * INTO r FROM spool.move_to_archive(ARRAY[job_id], ARRAY[lease_token],
-                                               ARRAY['completed'], ARRAY[result], ARRAY[NULL::text]);
+    PERFORM 1 FROM spool.move_to_archive(ARRAY[job_id], ARRAY[lease_token],
+                                         ARRAY['completed'], ARRAY[result], ARRAY[NULL::text]);
     IF NOT FOUND THEN
         PERFORM spool.lease_error(job_id, lease_token);
     END IF;
+    SELECT * INTO r FROM spool.job_archive a WHERE a.id = job_id;
     UPDATE spool.workers SET jobs_completed = jobs_completed + 1 WHERE id = r.worker_id;
     RETURN r;
 END

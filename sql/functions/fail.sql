@@ -23,13 +23,15 @@ BEGIN
     UPDATE spool.workers SET jobs_failed = jobs_failed + 1 WHERE id = j.worker_id;
 
     IF j.cancel_requested_at IS NOT NULL THEN
-        SELECT * INTO r FROM spool.move_to_archive(ARRAY[job_id], ARRAY[NULL::uuid],
+        PERFORM 1 FROM spool.move_to_archive(ARRAY[job_id], ARRAY[NULL::uuid],
                                                    ARRAY['cancelled'], ARRAY[NULL::jsonb],
                                                    ARRAY[j.cancel_reason]);
+        SELECT * INTO r FROM spool.job_archive x WHERE x.id = job_id;
         RETURN r;
     ELSIF NOT coalesce(retryable, true) OR j.attempts >= j.max_attempts THEN
-        SELECT * INTO r FROM spool.move_to_archive(ARRAY[job_id], ARRAY[NULL::uuid],
+        PERFORM 1 FROM spool.move_to_archive(ARRAY[job_id], ARRAY[NULL::uuid],
                                                    ARRAY['dead'], ARRAY[NULL::jsonb], ARRAY[msg]);
+        SELECT * INTO r FROM spool.job_archive x WHERE x.id = job_id;
         RETURN r;
     END IF;
 

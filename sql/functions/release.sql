@@ -16,9 +16,10 @@ BEGIN
         PERFORM spool.lease_error(job_id, lease_token);
     END IF;
     IF j.cancel_requested_at IS NOT NULL THEN
-        SELECT * INTO r FROM spool.move_to_archive(ARRAY[job_id], ARRAY[NULL::uuid],
+        PERFORM 1 FROM spool.move_to_archive(ARRAY[job_id], ARRAY[NULL::uuid],
                                                    ARRAY['cancelled'], ARRAY[NULL::jsonb],
                                                    ARRAY[j.cancel_reason]);
+        SELECT * INTO r FROM spool.job_archive x WHERE x.id = job_id;
         RETURN r;
     END IF;
     UPDATE spool.job_live l

@@ -110,12 +110,23 @@ CREATE INDEX job_live_due ON spool.job_live (run_at)
 -- rescue(): running jobs by the earlier of lease expiry and timeout deadline.
 CREATE INDEX job_live_expiry ON spool.job_live (least(lease_expires_at, deadline_at))
     WHERE status = 'running';
--- heartbeat(): leases are looked up by token.
-CREATE INDEX job_live_lease ON spool.job_live (lease_token) WHERE status = 'running';
+-- heartbeat() finds leases through job_live_expiry too: the running set is bounded by the
+-- workers' slots, so a scan of it is cheaper than one more index on every claim.
 
 CREATE INDEX job_archive_finished ON spool.job_archive (finished_at);
 CREATE INDEX job_archive_original ON spool.job_archive (original_job_id)
     WHERE original_job_id IS NOT NULL;
+
+-- A finished job with dependents unblocks or cancels them. Most jobs have none, and the WHEN
+-- clause keeps the trigger from firing for those at all. The trigger function's body lives
+-- in sql/functions/on_archive_dependents.sql (applied right after the migrations); this
+-- definition only lets the trigger be created first.
+CREATE FUNCTION spool.on_archive_dependents() RETURNS trigger
+LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER job_archive_dependents
+    AFTER INSERT ON spool.job_archive
+    FOR EACH ROW WHEN (NEW.has_dependents)
+    EXECUTE FUNCTION spool.on_archive_dependents();
 
 CREATE VIEW spool.jobs AS
     SELECT * FROM spool.job_live
@@ -154,7 +165,8 @@ CREATE TABLE spool.events (
     at          timestamptz NOT NULL DEFAULT now(),
     xid         xid8 NOT NULL DEFAULT pg_current_xact_id()
 );
-CREATE INDEX events_job ON spool.events (job_id, id);
+-- No btree on job_id: it would cost every state change an index insert. A job's events are
+-- found by job_id within its lifetime (created_at .. finished_at) through the BRIN on at.
 CREATE INDEX events_at ON spool.events USING brin (at);
 CREATE INDEX events_failures ON spool.events (id) WHERE kind IN ('failed', 'dead');
 
