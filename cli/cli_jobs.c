@@ -250,7 +250,7 @@ const cli_command cli_cmd_jobs = {
 
 static const char job_sql[] = "SELECT * FROM spool.jobs WHERE id = $1::uuid";
 static const char job_events_sql[] =
-    "SELECT id, kind, status, at, data FROM spool.events WHERE job_id = $1::uuid ORDER BY id";
+    "SELECT id, kind, status, at, data FROM spool.job_events($1::uuid)";
 
 static int job_run(cli_ctx *ctx, const cli_command *cmd, const cli_args *args)
 {

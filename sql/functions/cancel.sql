@@ -24,7 +24,7 @@ BEGIN
         IF j.cancel_requested_at IS NULL THEN
             UPDATE spool.job_live l SET cancel_requested_at = now(), cancel_reason = why
              WHERE l.id = job_id RETURNING l.* INTO j;
-            INSERT INTO spool.events (job_id, kind, status, type, queue, customer_id, data)
+            INSERT INTO spool.event_log (job_id, kind, status, type, queue, customer_id, data)
             VALUES (j.id, 'cancel_requested', 'running', j.type, j.queue, j.customer_id,
                     jsonb_build_object('reason', why, 'worker_id', j.worker_id));
             PERFORM spool.notify(false);

@@ -5,7 +5,7 @@
 -- LOCKED) and rows this worker cannot run (capability matching, spool.job_matches), so an
 -- unrunnable job never blocks the jobs behind it. NULL capabilities = the capabilities the
 -- worker registered. Each claimed job: attempts + 1, lease for lease_seconds, deadline at
--- timeout_seconds, one 'claimed' event. A lease token is 8 random bytes drawn once per call
+-- timeout_seconds, 'claimed' events (one log row per type/queue/customer group). A lease token is 8 random bytes drawn once per call
 -- followed by the job's seq: unique per claim of a job, and no random draw per row.
 CREATE OR REPLACE FUNCTION spool.claim(worker_id text, capabilities jsonb DEFAULT NULL,
                                        max_jobs integer DEFAULT 1,
@@ -69,10 +69,11 @@ BEGIN
          WHERE j.id = c.id
         RETURNING j.*
     ), ev AS (
-        INSERT INTO spool.events (job_id, kind, status, type, queue, customer_id, data)
-        SELECT id, 'claimed', 'running', type, queue, customer_id,
-               jsonb_build_object('worker_id', worker_id, 'attempt', attempts)
+        INSERT INTO spool.event_log (job_ids, kind, status, type, queue, customer_id, data)
+        SELECT array_agg(id), 'claimed', 'running', type, queue, customer_id,
+               jsonb_build_object('worker_id', claim.worker_id)
           FROM u
+         GROUP BY type, queue, customer_id
     )
     SELECT * FROM u ORDER BY priority DESC, run_at, seq;
 

@@ -46,7 +46,7 @@ BEGIN
            deadline_at = NULL
      WHERE l.id = job_id
     RETURNING l.* INTO j;
-    INSERT INTO spool.events (job_id, kind, status, type, queue, customer_id, data)
+    INSERT INTO spool.event_log (job_id, kind, status, type, queue, customer_id, data)
     VALUES (j.id, 'failed', 'failed', j.type, j.queue, j.customer_id,
             jsonb_build_object('error', msg, 'attempt', j.attempts, 'retry_at', j.run_at));
     PERFORM spool.notify(false);

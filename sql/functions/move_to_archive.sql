@@ -2,7 +2,7 @@
 --                       errors text[]) -> TABLE(id uuid, status text, worker_id text)
 -- The one way a job reaches an end state (completed, dead, cancelled): the live row is deleted
 -- and its finished form inserted into job_archive in a single statement, with one event per
--- job. Arrays are parallel; a NULL lease token means "no fence" (the caller holds the row
+-- job (completions share one log row per type/queue/customer/worker group). Arrays are parallel; a NULL lease token means "no fence" (the caller holds the row
 -- lock, e.g. cancel or rescue); otherwise only a running job with that exact token moves —
 -- a stale worker's call moves nothing. errors[i] is the final error (dead) or the reason
 -- (cancelled). Returns the jobs that moved. Dependents are resolved by the trigger
@@ -50,15 +50,22 @@ BEGIN
           FROM d
         RETURNING a.id, a.status, a.worker_id, a.attempts, a.type, a.queue, a.customer_id,
                   a.error, a.cancel_reason
-    ), ev AS (
-        INSERT INTO spool.events (job_id, kind, status, type, queue, customer_id, data)
+    ), ev_done AS (
+        INSERT INTO spool.event_log (job_ids, kind, status, type, queue, customer_id, data)
+        SELECT array_agg(a.id), 'completed', 'completed', a.type, a.queue, a.customer_id,
+               jsonb_build_object('worker_id', a.worker_id)
+          FROM a
+         WHERE a.status = 'completed'
+         GROUP BY a.type, a.queue, a.customer_id, a.worker_id
+    ), ev_end AS (
+        INSERT INTO spool.event_log (job_id, kind, status, type, queue, customer_id, data)
         SELECT a.id, a.status, a.status, a.type, a.queue, a.customer_id,
                CASE a.status
-               WHEN 'completed' THEN jsonb_build_object('worker_id', a.worker_id, 'attempt', a.attempts)
                WHEN 'dead' THEN jsonb_build_object('error', a.error, 'attempt', a.attempts)
                ELSE jsonb_build_object('reason', a.cancel_reason)
                END
           FROM a
+         WHERE a.status <> 'completed'
     )
     SELECT a.id, a.status, a.worker_id FROM a;
 

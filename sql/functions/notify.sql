@@ -3,8 +3,8 @@
 -- pre-commit until the commit is durable, so notifying commits serialise. Here at most one
 -- transaction at a time notifies on each channel: it holds a transaction-level advisory lock,
 -- and every transaction that finds the lock taken skips its NOTIFY. Listeners read new rows of
--- spool.events by id on each notification and also poll, so a skipped NOTIFY only delays.
---   channel spool_events: new rows in spool.events (spoold fans them out).
+-- spool.event_log by id on each notification and also poll, so a skipped NOTIFY only delays.
+--   channel spool_events: new rows in spool.event_log (spoold fans them out).
 --   channel spool_jobs:   jobs became pending (workers wake and claim).
 CREATE OR REPLACE FUNCTION spool.notify(p_jobs_available boolean DEFAULT false) RETURNS void
 LANGUAGE plpgsql VOLATILE AS $$

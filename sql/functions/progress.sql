@@ -21,7 +21,7 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM spool.lease_error(job_id, lease_token);
     END IF;
-    INSERT INTO spool.events (job_id, kind, status, type, queue, customer_id, data)
+    INSERT INTO spool.event_log (job_id, kind, status, type, queue, customer_id, data)
     VALUES (j.id, 'progress', 'running', j.type, j.queue, j.customer_id,
             jsonb_build_object('progress', j.progress, 'message', j.progress_message));
     PERFORM spool.notify(false);

@@ -17,7 +17,7 @@ BEGIN
           FROM due WHERE l.id = due.id
         RETURNING l.*
     ), ev AS (
-        INSERT INTO spool.events (job_id, kind, status, type, queue, customer_id)
+        INSERT INTO spool.event_log (job_id, kind, status, type, queue, customer_id)
         SELECT id, 'promoted', 'pending', type, queue, customer_id FROM upd
     )
     SELECT count(*) INTO n FROM upd;

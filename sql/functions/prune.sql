@@ -31,8 +31,8 @@ BEGIN
         DELETE FROM spool.job_dependencies WHERE job_id = ANY(gone) OR parent_id = ANY(gone);
     END IF;
 
-    DELETE FROM spool.events e
-     USING (SELECT id FROM spool.events ORDER BY id LIMIT batch) oldest
+    DELETE FROM spool.event_log e
+     USING (SELECT id FROM spool.event_log ORDER BY id LIMIT batch) oldest
      WHERE e.id = oldest.id AND e.at < now() - ev_keep;
     RETURN cardinality(gone);
 END

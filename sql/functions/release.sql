@@ -27,7 +27,7 @@ BEGIN
            lease_expires_at = NULL, deadline_at = NULL, progress = 0, progress_message = NULL
      WHERE l.id = job_id
     RETURNING l.* INTO j;
-    INSERT INTO spool.events (job_id, kind, status, type, queue, customer_id, data)
+    INSERT INTO spool.event_log (job_id, kind, status, type, queue, customer_id, data)
     VALUES (j.id, 'released', 'pending', j.type, j.queue, j.customer_id,
             jsonb_build_object('worker_id', j.worker_id));
     PERFORM spool.notify(true);

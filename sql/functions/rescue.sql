@@ -41,7 +41,7 @@ BEGIN
          WHERE l.id = why.id
         RETURNING l.*
     ), ev AS (
-        INSERT INTO spool.events (job_id, kind, status, type, queue, customer_id, data)
+        INSERT INTO spool.event_log (job_id, kind, status, type, queue, customer_id, data)
         SELECT id, 'failed', 'failed', type, queue, customer_id,
                jsonb_build_object('error', error, 'attempt', attempts, 'retry_at', run_at,
                                   'rescued', true)

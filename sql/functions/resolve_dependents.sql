@@ -29,7 +29,7 @@ BEGIN
          WHERE l.id = done.job_id AND l.status = 'blocked'
         RETURNING l.*
     ), ev AS (
-        INSERT INTO spool.events (job_id, kind, status, type, queue, customer_id)
+        INSERT INTO spool.event_log (job_id, kind, status, type, queue, customer_id)
         SELECT id, 'unblocked', status, type, queue, customer_id FROM upd WHERE status <> 'blocked'
     )
     SELECT count(*) FILTER (WHERE status <> 'blocked') INTO n_unblocked FROM upd;

@@ -20,7 +20,7 @@ BEGIN
         END IF;
         UPDATE spool.job_live l SET status = 'pending', run_at = now() WHERE l.id = job_id
         RETURNING l.* INTO j;
-        INSERT INTO spool.events (job_id, kind, status, type, queue, customer_id)
+        INSERT INTO spool.event_log (job_id, kind, status, type, queue, customer_id)
         VALUES (j.id, 'retried', 'pending', j.type, j.queue, j.customer_id);
         PERFORM spool.notify(true);
         SELECT * INTO r FROM spool.jobs WHERE id = job_id;
@@ -44,7 +44,7 @@ BEGIN
             a.requirements, a.customer_id, a.tags, a.metadata,
             coalesce(a.original_job_id, a.id), NULL)
     RETURNING * INTO j;
-    INSERT INTO spool.events (job_id, kind, status, type, queue, customer_id, data)
+    INSERT INTO spool.event_log (job_id, kind, status, type, queue, customer_id, data)
     VALUES (j.id, 'retried', 'pending', j.type, j.queue, j.customer_id,
             jsonb_build_object('retry_of', a.id, 'original_job_id', j.original_job_id));
     PERFORM spool.notify(true);

@@ -13,7 +13,8 @@
 -- Dependencies: depends_on names existing jobs or jobs of the same batch (by their "id").
 -- Unknown parents, dead or cancelled parents and cycles are rejected. Live parents are locked
 -- first so that a parent finishing concurrently cannot leave its new child blocked forever.
--- Writes one 'submitted' event per job and a coalesced notification.
+-- Writes 'submitted' events (one log row per status/type/queue/customer group of the batch)
+-- and a coalesced notification.
 CREATE OR REPLACE FUNCTION spool.submit_many(jobs jsonb) RETURNS SETOF spool.jobs
 LANGUAGE plpgsql VOLATILE
 SET jit = off
@@ -81,8 +82,9 @@ BEGIN
                   FROM v, unnest(v.depends_on) p
                  WHERE has_deps AND v.depends_on IS NOT NULL
             ), ev AS (
-                INSERT INTO spool.events (job_id, kind, status, type, queue, customer_id)
-                SELECT id, 'submitted', status, type, queue, customer_id FROM ins
+                INSERT INTO spool.event_log (job_ids, kind, status, type, queue, customer_id)
+                SELECT array_agg(id), 'submitted', status, type, queue, customer_id FROM ins
+                 GROUP BY status, type, queue, customer_id
             )
             SELECT * FROM ins;
         ELSE
@@ -111,8 +113,9 @@ BEGIN
                  WHERE has_deps AND v.depends_on IS NOT NULL
                    AND (v.idempotency_key IS NULL OR v.id IN (SELECT job_id FROM k))
             ), ev AS (
-                INSERT INTO spool.events (job_id, kind, status, type, queue, customer_id)
-                SELECT id, 'submitted', status, type, queue, customer_id FROM ins
+                INSERT INTO spool.event_log (job_ids, kind, status, type, queue, customer_id)
+                SELECT array_agg(id), 'submitted', status, type, queue, customer_id FROM ins
+                 GROUP BY status, type, queue, customer_id
             )
             SELECT array_agg(v.id ORDER BY v.seq), array_agg(v.idempotency_key ORDER BY v.seq)
               INTO ids, keys

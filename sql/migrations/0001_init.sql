@@ -153,9 +153,14 @@ CREATE TABLE spool.job_dependencies (
 );
 CREATE INDEX job_dependencies_parent ON spool.job_dependencies (parent_id);
 
-CREATE TABLE spool.events (
+-- The event log. A row records one state change of one job (job_id) or, on the hot paths
+-- (submit, claim, complete), the same change of a batch of jobs (job_ids): one row per batch
+-- and group instead of one per job keeps the log's cost per job small. Read it through the
+-- view spool.events, which has one row per job and event; ids are the bigint sequence.
+CREATE TABLE spool.event_log (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     job_id      uuid,
+    job_ids     uuid[],
     kind        text NOT NULL,
     status      text,
     type        text,
@@ -163,12 +168,23 @@ CREATE TABLE spool.events (
     customer_id text,
     data        jsonb,
     at          timestamptz NOT NULL DEFAULT now(),
-    xid         xid8 NOT NULL DEFAULT pg_current_xact_id()
+    xid         xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    CHECK ((job_id IS NULL) <> (job_ids IS NULL))
 );
--- No btree on job_id: it would cost every state change an index insert. A job's events are
--- found by job_id within its lifetime (created_at .. finished_at) through the BRIN on at.
-CREATE INDEX events_at ON spool.events USING brin (at);
-CREATE INDEX events_failures ON spool.events (id) WHERE kind IN ('failed', 'dead');
+-- No btree on job ids: it would cost every state change an index insert. A job's events are
+-- found within its lifetime (created_at .. finished_at) through the BRIN on at
+-- (spool.job_events(job_id) does that).
+CREATE INDEX event_log_at ON spool.event_log USING brin (at);
+CREATE INDEX event_log_failures ON spool.event_log (id) WHERE kind IN ('failed', 'dead');
+
+CREATE VIEW spool.events AS
+SELECT e.id, coalesce(e.job_id, u.job_id) AS job_id, e.kind, e.status, e.type, e.queue,
+       e.customer_id, e.data, e.at, e.xid
+  FROM spool.event_log e
+  LEFT JOIN LATERAL unnest(e.job_ids) AS u(job_id) ON true;
+
+COMMENT ON VIEW spool.events IS
+    'the event log, one row per job and event; id is the event sequence (shared by a batch)';
 
 CREATE TABLE spool.workers (
     id                text PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 200),
@@ -208,14 +224,14 @@ SELECT type, queue, status, count(*) AS jobs,
 -- Per minute over the last hour, from the event log.
 CREATE VIEW spool.throughput AS
 SELECT date_trunc('minute', at) AS minute, type,
-       count(*) FILTER (WHERE kind = 'submitted') AS submitted,
-       count(*) FILTER (WHERE kind = 'claimed') AS started,
-       count(*) FILTER (WHERE kind = 'completed') AS completed,
-       count(*) FILTER (WHERE kind = 'failed') AS failed,
-       count(*) FILTER (WHERE kind = 'dead') AS dead,
-       count(*) FILTER (WHERE kind = 'cancelled') AS cancelled
-  FROM spool.events
- WHERE at > now() - interval '1 hour'
+       sum(n) FILTER (WHERE kind = 'submitted') AS submitted,
+       sum(n) FILTER (WHERE kind = 'claimed') AS started,
+       sum(n) FILTER (WHERE kind = 'completed') AS completed,
+       sum(n) FILTER (WHERE kind = 'failed') AS failed,
+       sum(n) FILTER (WHERE kind = 'dead') AS dead,
+       sum(n) FILTER (WHERE kind = 'cancelled') AS cancelled
+  FROM (SELECT at, type, kind, coalesce(cardinality(job_ids), 1) AS n FROM spool.event_log
+         WHERE at > now() - interval '1 hour') e
  GROUP BY 1, 2
  ORDER BY 1 DESC, 2;
 
@@ -224,7 +240,7 @@ CREATE VIEW spool.recent_failures AS
 SELECT e.id AS event_id, e.at, e.job_id, e.type, e.queue, e.kind,
        (e.data->>'attempt')::integer AS attempt, e.data->>'error' AS error,
        (e.data->>'retry_at')::timestamptz AS retry_at
-  FROM spool.events e
+  FROM spool.event_log e
  WHERE e.kind IN ('failed', 'dead')
  ORDER BY e.id DESC;
 

@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# The first command to try: builds Spool, starts a private PostgreSQL in .spool-demo/ and
+# makes jobs flow for a while, then tells you where to look.
+#
+#   scripts/demo.sh          install what is missing, build, start (or reuse) the demo
+#                            cluster, migrate, submit sample jobs, run two workers ~20 s
+#   scripts/demo.sh stop     stop the demo cluster (its data stays in .spool-demo/)
+#
+# SPOOL_DEMO_SECONDS sets how long the workers run (default 20). There is no worker binary
+# yet, so the workers are bash loops that call spool.claim / spool.complete / spool.fail
+# through psql, exactly as a direct-mode worker would.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$SPOOL_ROOT"
+
+DEMO=$SPOOL_ROOT/.spool-demo
+SPOOL=$SPOOL_ROOT/build/spool
+SECONDS_TO_RUN=${SPOOL_DEMO_SECONDS:-20}
+
+# The cluster lives in .spool-demo/pg, or, when we are root and the postgres user cannot
+# reach the repository (e.g. under /root), in a directory under /tmp named in
+# .spool-demo/pgdir.
+demo_pgdir() {
+    if [ -f "$DEMO/pgdir" ]; then
+        cat "$DEMO/pgdir"
+    elif [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$SPOOL_ROOT" 2>/dev/null; then
+        local d
+        d=$(mktemp -d "${TMPDIR:-/tmp}/spool-demo-pg.XXXXXX")
+        chmod 755 "$d"
+        echo "$d" >"$DEMO/pgdir"
+        echo "$d"
+    else
+        echo "$DEMO/pg"
+    fi
+}
+
+demo_running_port() {
+    local pgdir=$1 port
+    [ -f "$pgdir/port" ] && [ -f "$pgdir/data/postmaster.pid" ] || return 1
+    port=$(cat "$pgdir/port")
+    "$SPOOL_PGBIN/pg_isready" -q -h 127.0.0.1 -p "$port" || return 1
+    echo "$port"
+}
+
+if [ "${1:-}" = stop ]; then
+    if [ ! -d "$DEMO" ]; then echo "no demo here (.spool-demo/ does not exist)"; exit 0; fi
+    pgdir=$(demo_pgdir)
+    spool_pg_stop "$pgdir"
+    echo "demo PostgreSQL stopped (data kept in $pgdir; rm -rf .spool-demo to forget it)"
+    exit 0
+elif [ $# -gt 0 ]; then
+    echo "usage: scripts/demo.sh [stop]" >&2
+    exit 2
+fi
+
+# ---- build and start ---------------------------------------------------------------------------
+spool_install_packages
+spool_log "building build/ (RelWithDebInfo)"
+spool_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+mkdir -p "$DEMO"
+pgdir=$(demo_pgdir)
+if PORT=$(demo_running_port "$pgdir"); then
+    spool_log "reusing the demo PostgreSQL on port $PORT"
+else
+    spool_log "starting a private PostgreSQL in $pgdir"
+    PORT=$(spool_pg_start "$pgdir")
+fi
+ADMIN_URL="postgresql://postgres@127.0.0.1:$PORT/postgres"
+URL="postgresql://postgres@127.0.0.1:$PORT/spool"
+if [ -z "$(spool_psql "$ADMIN_URL" -qAt -c "select 1 from pg_database where datname = 'spool'")" ]; then
+    spool_psql "$ADMIN_URL" -qAt -c "create database spool"
+fi
+export SPOOL_DATABASE_URL=$URL
+unset SPOOL_CONFIG SPOOL_LOG_LEVEL SPOOL_CONNECT_TIMEOUT
+spool_log "spool migrate"
+"$SPOOL" migrate
+
+# ---- types and jobs ----------------------------------------------------------------------------
+spool_log "registering job types"
+"$SPOOL" types set resize --description "resize an image" --max-attempts 4 --backoff-base 1 \
+    --payload-schema '{"required":["url","width"],"properties":{"url":{"type":"string"},"width":{"type":"integer"},"height":{"type":"integer"}}}' >/dev/null
+"$SPOOL" types set email --description "send an email" --max-attempts 3 --backoff-base 1 \
+    --backoff-max 4 >/dev/null
+"$SPOOL" types set report --description "build a report" --priority 40 --timeout 600 >/dev/null
+"$SPOOL" types
+
+spool_log "submitting sample jobs with the CLI"
+submit_id() { "$SPOOL" --json submit "$@" | jq -r .id; }
+parent=$(submit_id resize --payload '{"url":"https://example.com/cat.png","width":640}' --tag demo)
+echo "resize job $parent"
+"$SPOOL" submit report --payload '{"name":"thumbnails"}' --depends-on "$parent"
+"$SPOOL" submit report --payload '{"name":"nightly"}' --delay 10
+"$SPOOL" submit email --payload '{"to":"ceo@example.com","subject":"urgent"}' --priority 95
+"$SPOOL" submit email --payload '{"to":"bounce@example.com","subject":"will fail"}'
+"$SPOOL" submit email --payload '{"to":"ops@example.com"}' --idempotency-key welcome-ops
+"$SPOOL" submit email --payload '{"to":"ops@example.com"}' --idempotency-key welcome-ops
+echo "(the same idempotency key returned the same job)"
+echo "a payload that breaks the type's schema is refused:"
+"$SPOOL" submit resize --payload '{"url":"https://example.com/x.png"}' || true
+for i in $(seq 1 10); do
+    "$SPOOL" submit resize --payload "{\"url\":\"https://example.com/$i.png\",\"width\":$((i * 100))}" >/dev/null
+done
+spool_log "submitting 300 more in one call to spool.submit_many"
+spool_psql "$URL" -qAt -c "select count(*) || ' jobs submitted' from spool.submit_many(jobs => (
+    select jsonb_agg(jsonb_build_object(
+             'type', (array['resize','email','report'])[1 + g % 3],
+             'payload', case g % 3
+                 when 0 then jsonb_build_object('url', 'https://example.com/b' || g || '.png', 'width', 200)
+                 when 1 then jsonb_build_object('to', 'user' || g || '@example.com')
+                 else jsonb_build_object('name', 'batch ' || g) end,
+             'priority', 10 + g % 80))
+      from generate_series(1, 300) g))"
+
+# ---- workers -----------------------------------------------------------------------------------
+# worker NAME: claims up to 5 jobs, "runs" them, completes most and fails a few (emails to
+# bounce@ always fail, so they end dead after 3 attempts), and runs a maintenance pass.
+worker() {
+    local name=$1 rows id token type to sql
+    spool_psql "$URL" -qAt -c "select id from spool.register_worker(worker_id => '$name',
+        capabilities => '{}', name => 'demo bash worker', transport => 'pg')" >/dev/null
+    while :; do
+        rows=$(spool_psql "$URL" -qAt -F ' ' -c "select id, lease_token, type,
+                   coalesce(payload->>'to', '-') from spool.claim(worker_id => '$name',
+                   capabilities => '{}', max_jobs => 5, lease_seconds => 30)") || rows=
+        sleep "0.$((2 + RANDOM % 4))"
+        sql=
+        while read -r id token type to; do
+            [ -n "$id" ] || continue
+            if [ "$to" = bounce@example.com ]; then
+                sql+="select status from spool.fail(job_id => '$id', lease_token => '$token', error => 'mailbox does not exist');"
+            elif [ $((RANDOM % 10)) = 0 ]; then
+                sql+="select status from spool.fail(job_id => '$id', lease_token => '$token', error => 'transient error (demo)', retryable => true);"
+            else
+                sql+="select status from spool.complete(job_id => '$id', lease_token => '$token', result => '{\"ok\": true, \"worker\": \"$name\"}');"
+            fi
+        done <<<"$rows"
+        [ -z "$sql" ] || spool_psql "$URL" -qAt -c "$sql" >/dev/null || true
+        spool_psql "$URL" -qAt -c "select * from spool.maintain()" >/dev/null || true
+        [ -n "$rows" ] || sleep 0.5
+    done
+}
+
+pids=()
+stop_workers() {
+    local p
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    pids=()
+}
+trap stop_workers EXIT
+
+spool_log "running 2 workers for ${SECONDS_TO_RUN}s (logs in .spool-demo/worker-*.log)"
+for n in 1 2; do
+    worker "demo-worker-$n" >"$DEMO/worker-$n.log" 2>&1 &
+    pids+=($!)
+done
+end=$((SECONDS + SECONDS_TO_RUN))
+while [ "$SECONDS" -lt "$end" ]; do
+    echo
+    echo "---- $(date +%T)  spool stats ----"
+    "$SPOOL" stats
+    echo "---- spool jobs --limit 10 ----"
+    "$SPOOL" jobs --limit 10
+    sleep 5
+done
+stop_workers
+echo
+echo "---- spool workers ----"
+"$SPOOL" workers
+
+cat <<MSG
+
+The demo PostgreSQL keeps running, so you can look around:
+
+  psql $URL
+
+  select * from spool.queue_depth;
+  select * from spool.throughput;
+  select * from spool.latency;
+  select * from spool.recent_failures limit 10;
+  select * from spool.worker_health;
+  select id, type, status, attempts, error from spool.jobs order by created_at desc limit 10;
+  select * from spool.submit(type => 'email', payload => '{"to":"you@example.com"}');
+  select * from spool.claim(worker_id => 'me', capabilities => '{}', max_jobs => 1);
+
+CLI (same database):
+
+  export SPOOL_DATABASE_URL=$URL
+  build/spool stats
+  build/spool jobs --status dead
+  build/spool job $parent
+  build/spool submit email --payload '{"to":"you@example.com"}' --priority 90
+  build/spool retry <id of a dead job>
+
+There is no dashboard yet: spoold (REST, SSE, WebSocket, dashboard) comes later.
+Run the demo again to add more jobs; stop it with: scripts/demo.sh stop
+MSG
