@@ -75,7 +75,7 @@ fi
 export SPOOL_DATABASE_URL=$URL
 unset SPOOL_CONFIG SPOOL_LOG_LEVEL SPOOL_CONNECT_TIMEOUT
 spool_log "spool migrate"
-"$SPOOL" migrate
+"$SPOOL" migrate | tail -n 1
 
 # ---- types and jobs ----------------------------------------------------------------------------
 spool_log "registering job types"
@@ -114,17 +114,19 @@ spool_psql "$URL" -qAt -c "select count(*) || ' jobs submitted' from spool.submi
       from generate_series(1, 300) g))"
 
 # ---- workers -----------------------------------------------------------------------------------
-# worker NAME: claims up to 5 jobs, "runs" them, completes most and fails a few (emails to
-# bounce@ always fail, so they end dead after 3 attempts), and runs a maintenance pass.
+# worker NAME: claims up to 10 jobs, "runs" them, completes most and fails a few (emails
+# to bounce@ always fail, so they end dead after 3 attempts), heartbeats and runs a
+# maintenance pass. It stops between batches once .spool-demo/stop exists, so no job is
+# left running.
 worker() {
     local name=$1 rows id token type to sql
     spool_psql "$URL" -qAt -c "select id from spool.register_worker(worker_id => '$name',
         capabilities => '{}', name => 'demo bash worker', transport => 'pg')" >/dev/null
-    while :; do
+    while [ ! -f "$DEMO/stop" ]; do
         rows=$(spool_psql "$URL" -qAt -F ' ' -c "select id, lease_token, type,
                    coalesce(payload->>'to', '-') from spool.claim(worker_id => '$name',
-                   capabilities => '{}', max_jobs => 5, lease_seconds => 30)") || rows=
-        sleep "0.$((2 + RANDOM % 4))"
+                   capabilities => '{}', max_jobs => 10, lease_seconds => 30)") || rows=
+        sleep "0.$((1 + RANDOM % 3))"
         sql=
         while read -r id token type to; do
             [ -n "$id" ] || continue
@@ -137,19 +139,30 @@ worker() {
             fi
         done <<<"$rows"
         [ -z "$sql" ] || spool_psql "$URL" -qAt -c "$sql" >/dev/null || true
-        spool_psql "$URL" -qAt -c "select * from spool.maintain()" >/dev/null || true
+        spool_psql "$URL" -qAt -c "select * from spool.maintain()" \
+            -c "select * from spool.heartbeat(worker_id => '$name')" >/dev/null || true
         [ -n "$rows" ] || sleep 0.5
     done
 }
 
+# Workers finish their batch and leave when asked; any still there after 10 s are killed
+# (their jobs then come back when the lease expires: maintain() rescues them).
 pids=()
 stop_workers() {
-    local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    local p i
+    [ ${#pids[@]} -gt 0 ] || return 0
+    touch "$DEMO/stop"
+    for i in $(seq 1 100); do
+        for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && break; p=; done
+        [ -n "${p:-}" ] || break
+        sleep 0.1
+    done
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
     pids=()
+    rm -f "$DEMO/stop"
 }
 trap stop_workers EXIT
+rm -f "$DEMO/stop"
 
 spool_log "running 2 workers for ${SECONDS_TO_RUN}s (logs in .spool-demo/worker-*.log)"
 for n in 1 2; do

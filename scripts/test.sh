@@ -16,10 +16,16 @@ cd "$SPOOL_ROOT"
 
 start=$SECONDS
 PGDIR=
+CTEST_PID=
 summary=()
 status=0
 
 cleanup() {
+    if [ -n "$CTEST_PID" ]; then
+        kill -TERM "$CTEST_PID" 2>/dev/null || true
+        wait "$CTEST_PID" 2>/dev/null || true
+        status=1
+    fi
     if [ -n "$PGDIR" ]; then
         spool_pg_stop "$PGDIR"
         if [ "$status" = 0 ]; then rm -rf "$PGDIR"; else
@@ -28,7 +34,7 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'echo "interrupted" >&2; exit 130' INT TERM
 
 # record NAME RC SECONDS
 record() {
@@ -99,14 +105,23 @@ for tree in $trees; do
     spool_log "ctest in $dir against $url"
     t=$SECONDS
     rc=0
+    # ctest runs in the background so that an interrupt reaches the traps at once.
     SPOOL_TEST_DATABASE_URL=$url ctest --test-dir "$dir" --output-on-failure "$@" \
-        2>&1 | tee "$PGDIR/ctest-$tree.log" || rc=$?
+        > >(tee "$PGDIR/ctest-$tree.log") 2>&1 &
+    CTEST_PID=$!
+    wait "$CTEST_PID" || rc=$?
+    CTEST_PID=
     # With a database every test must really run: a skip would hide a broken setup.
     if [ "$rc" = 0 ] && grep -q 'tests did not run' "$PGDIR/ctest-$tree.log"; then
         spool_log "some tests were skipped in $dir"
         rc=1
     fi
     record "ctest $dir" "$rc" $((SECONDS - t))
+    # The concurrency test's figures (informational, never asserted).
+    while IFS= read -r line; do
+        summary+=("    $tree concurrency: ${line#\# }")
+    done < <(grep -E '^# (submitted|claimed and completed) ' \
+                 "$dir/Testing/Temporary/LastTest.log" 2>/dev/null || true)
 done
 
 print_summary

@@ -13,14 +13,30 @@ RETURNS SETOF spool.jobs
 LANGUAGE plpgsql VOLATILE AS $$
 #variable_conflict use_variable
 DECLARE
+    n       integer := coalesce(cardinality(job_ids), 0);
+    moved   uuid[];
     refused uuid;
 BEGIN
-    IF coalesce(cardinality(job_ids), 0) > 0 THEN
-        FOR refused IN SELECT c.job_id FROM spool.complete_many(job_ids, lease_tokens, results) c
-                        WHERE NOT c.accepted LOOP
-            RAISE WARNING USING ERRCODE = 'SP410',
-                MESSAGE = format('completion of job %s refused: lease is no longer current', refused);
-        END LOOP;
+    IF n > 0 THEN
+        IF n <> coalesce(cardinality(lease_tokens), 0)
+           OR (results IS NOT NULL AND cardinality(results) <> n) THEN
+            RAISE EXCEPTION USING ERRCODE = 'SP422',
+                MESSAGE = 'job_ids, lease_tokens and results must have the same length';
+        END IF;
+        moved := ARRAY(SELECT m.id FROM spool.move_to_archive(
+                           job_ids, lease_tokens, array_fill('completed'::text, ARRAY[n]),
+                           coalesce(results, array_fill(NULL::jsonb, ARRAY[n])),
+                           array_fill(NULL::text, ARRAY[n])) m);
+        IF cardinality(moved) > 0 THEN
+            UPDATE spool.workers w SET jobs_completed = w.jobs_completed + cardinality(moved)
+             WHERE w.id = worker_id;
+        END IF;
+        IF cardinality(moved) < n THEN
+            FOR refused IN SELECT x FROM unnest(job_ids) x WHERE x <> ALL(moved) LOOP
+                RAISE WARNING USING ERRCODE = 'SP410',
+                    MESSAGE = format('completion of job %s refused: lease is no longer current', refused);
+            END LOOP;
+        END IF;
     END IF;
     IF max_jobs > 0 THEN
         RETURN QUERY SELECT * FROM spool.claim(worker_id, capabilities, max_jobs, lease_seconds);

@@ -196,11 +196,12 @@ static void *worker_main(void *arg)
     for (;;) {
         if (w->hot_path) {
             const char *params[4] = {worker_id, ids, toks, max_jobs};
-            res = PQexecParams(conn,
-                               "select id, lease_token from spool.complete_and_claim("
-                               "worker_id => $1, job_ids => $2::uuid[], lease_tokens => $3::uuid[], "
-                               "capabilities => '{}', max_jobs => $4::int)",
-                               4, NULL, params, NULL, NULL, 0);
+            res =
+                PQexecParams(conn,
+                             "select id, lease_token from spool.complete_and_claim("
+                             "worker_id => $1, job_ids => $2::uuid[], lease_tokens => $3::uuid[], "
+                             "capabilities => '{}', max_jobs => $4::int)",
+                             4, NULL, params, NULL, NULL, 0);
         } else {
             if (strcmp(ids, "{}") != 0) {
                 const char *cparams[2] = {ids, toks};
@@ -212,9 +213,9 @@ static void *worker_main(void *arg)
                 bool ok = PQresultStatus(c) == PGRES_TUPLES_OK &&
                           strcmp(PQgetvalue(c, 0, 0), PQgetvalue(c, 0, 1)) == 0;
                 if (!ok)
-                    snprintf(w->error, sizeof(w->error), "complete_many: %s%s",
-                             PQerrorMessage(conn),
-                             PQresultStatus(c) == PGRES_TUPLES_OK ? "some completions refused" : "");
+                    snprintf(
+                        w->error, sizeof(w->error), "complete_many: %s%s", PQerrorMessage(conn),
+                        PQresultStatus(c) == PGRES_TUPLES_OK ? "some completions refused" : "");
                 PQclear(c);
                 w->calls++;
                 if (!ok)
@@ -262,8 +263,7 @@ out:
 }
 
 /* Creates spool_conc_<pid> and returns a conninfo for it in out; false when it cannot. */
-static bool create_scratch_db(PGconn *admin, char *dbname, size_t dblen, char *out,
-                              size_t outlen)
+static bool create_scratch_db(PGconn *admin, char *dbname, size_t dblen, char *out, size_t outlen)
 {
     char sql[128];
     snprintf(dbname, dblen, "spool_conc_%d", (int)getpid());
@@ -347,30 +347,36 @@ int main(void)
         for (PQconninfoOption *o = opts; o && o->keyword; o++) {
             if (o->val == NULL || *o->val == '\0' || strcmp(o->keyword, "dbname") == 0)
                 continue;
+            if (len + strlen(o->val) * 2 + 32 >= sizeof(conninfo) - sizeof(scratch_kv))
+                break;
             if (strcmp(o->keyword, "host") && strcmp(o->keyword, "hostaddr") &&
                 strcmp(o->keyword, "port") && strcmp(o->keyword, "user") &&
                 strcmp(o->keyword, "password") && strcmp(o->keyword, "sslmode"))
                 continue;
-            len += (size_t)snprintf(conninfo + len, sizeof(conninfo) - len, "%s='%s' ",
-                                    o->keyword, o->val);
+            len += (size_t)snprintf(conninfo + len, sizeof(conninfo) - len, "%s='", o->keyword);
+            for (const char *c = o->val; *c != '\0' && len + 4 < sizeof(conninfo); c++) {
+                if (*c == '\'' || *c == '\\')
+                    conninfo[len++] = '\\';
+                conninfo[len++] = *c;
+            }
+            len += (size_t)snprintf(conninfo + len, sizeof(conninfo) - len, "' ");
         }
         PQconninfoFree(opts);
         snprintf(conninfo + len, sizeof(conninfo) - len, "%s", scratch_kv);
-        if (!migrate(conninfo))
-            goto out;
     } else {
         snprintf(conninfo, sizeof(conninfo), "%s", url);
-        if (!migrate(conninfo))
-            goto out;
     }
+    if (!migrate(conninfo))
+        goto out;
 
     conn = PQconnectdb(conninfo);
     if (PQstatus(conn) != CONNECTION_OK) {
         fprintf(stderr, "could not connect: %s", PQerrorMessage(conn));
         goto out;
     }
-    if (!scratch && query_count(conn, "select count(*) from spool.job_live where status "
-                                      "in ('pending','scheduled','failed','blocked')",
+    if (!scratch && query_count(conn,
+                                "select count(*) from spool.job_live where status "
+                                "in ('pending','scheduled','failed','blocked')",
                                 NULL) != 0) {
         fprintf(stderr, "the database holds live jobs of other tests; cannot run here\n");
         goto out;
@@ -410,7 +416,8 @@ int main(void)
         done += chunk;
     }
     double t_submit = now_s() - t0;
-    check(query_count(conn, "select count(*) from spool.job_live where type = $1 and status = 'pending'",
+    check(query_count(conn,
+                      "select count(*) from spool.job_live where type = $1 and status = 'pending'",
                       type) == njobs,
           "%lld jobs submitted and pending", njobs);
     printf("# submitted %lld jobs in %.2f s (%.0f jobs/s)\n", njobs, t_submit, njobs / t_submit);
@@ -462,16 +469,18 @@ int main(void)
 
     /* ---- in the database ------------------------------------------------------------------ */
     long long n;
-    n = query_count(conn, "select count(*) from spool.job_archive where type = $1 and status = 'completed'",
-                    type);
+    n = query_count(
+        conn, "select count(*) from spool.job_archive where type = $1 and status = 'completed'",
+        type);
     check(n == njobs, "job_archive holds %lld completed jobs of the type (want %lld)", n, njobs);
-    n = query_count(conn, "select count(*) from spool.job_archive where type = $1 and status <> 'completed'",
-                    type);
+    n = query_count(
+        conn, "select count(*) from spool.job_archive where type = $1 and status <> 'completed'",
+        type);
     check(n == 0, "no archived job of the type in another status (%lld)", n);
     n = query_count(conn, "select count(*) from spool.job_live where type = $1", type);
     check(n == 0, "job_live holds no job of the type (%lld)", n);
-    n = query_count(conn, "select count(*) from spool.job_archive where type = $1 and attempts <> 1",
-                    type);
+    n = query_count(
+        conn, "select count(*) from spool.job_archive where type = $1 and attempts <> 1", type);
     check(n == 0, "attempts = 1 for every job (%lld differ)", n);
     n = query_count(conn,
                     "select count(*) from (select job_id, "
