@@ -81,7 +81,20 @@ times=$(psql -XAq "$URL" -f "$WORK/submit.sql" | sed -n 's/^Time: \([0-9.]*\) ms
 echo "bulk submit (spool.submit_many, 100,000 jobs per call, 5 calls, 1 session):"
 echo "$times" | awk '{ printf "  call %d: %8.0f ms  %8.0f jobs/s\n", NR, $1, 100000 / ($1 / 1000) }'
 echo "$times" | awk '{ print 100000 / ($1 / 1000) }' | sort -n | awk '{ v[NR] = $1 } END { printf "  median: %.0f jobs/s\n", v[int((NR + 1) / 2)] }'
-psql -XAq "$URL" -c "SELECT count(*) FROM spool.job_live" >/dev/null
+
+# The same calls from 2 sessions at once (one per core): aggregate jobs/s over the wall time.
+cat >"$WORK/submit2.sql" <<SQL
+\\set jobs \`cat $jobs_json\`
+SELECT count(*) FROM spool.submit_many(:'jobs');
+SELECT count(*) FROM spool.submit_many(:'jobs');
+SELECT count(*) FROM spool.submit_many(:'jobs');
+SQL
+t0=$(date +%s.%N)
+psql -XAq "$URL" -f "$WORK/submit2.sql" >/dev/null & p1=$!
+psql -XAq "$URL" -f "$WORK/submit2.sql" >/dev/null & p2=$!
+wait $p1 $p2
+t1=$(date +%s.%N)
+awk -v a="$t0" -v b="$t1" 'BEGIN { printf "  2 sessions x 3 calls: %.0f jobs/s (600,000 jobs in %.2f s)\n", 600000 / (b - a), b - a }'
 
 # --- claim + complete ------------------------------------------------------------------
 cat >"$WORK/spool_cc.sql" <<'SQL'

@@ -113,7 +113,9 @@ CREATE INDEX job_live_expiry ON spool.job_live (least(lease_expires_at, deadline
 -- heartbeat() finds leases through job_live_expiry too: the running set is bounded by the
 -- workers' slots, so a scan of it is cheaper than one more index on every claim.
 
-CREATE INDEX job_archive_finished ON spool.job_archive (finished_at);
+-- Rows arrive in finished_at order, so a BRIN index serves prune() and the reporting views at
+-- a fraction of a btree's cost per completed job.
+CREATE INDEX job_archive_finished ON spool.job_archive USING brin (finished_at);
 CREATE INDEX job_archive_original ON spool.job_archive (original_job_id)
     WHERE original_job_id IS NOT NULL;
 
