@@ -10,6 +10,7 @@ LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     n    integer := coalesce(cardinality(job_ids), 0);
     done uuid[];
+    toks uuid[];
 BEGIN
     IF n <> coalesce(cardinality(lease_tokens), 0)
        OR (results IS NOT NULL AND cardinality(results) <> n) THEN
@@ -20,7 +21,7 @@ BEGIN
         RETURN;
     END IF;
     WITH m AS MATERIALIZED (
-        SELECT a.id, a.worker_id
+        SELECT a.id, a.worker_id, a.lease_token
           FROM spool.move_to_archive(job_ids, lease_tokens, array_fill('completed'::text, ARRAY[n]),
                                      coalesce(results, array_fill(NULL::jsonb, ARRAY[n])),
                                      array_fill(NULL::text, ARRAY[n])) a
@@ -29,8 +30,10 @@ BEGIN
           FROM (SELECT m.worker_id, count(*) AS n FROM m GROUP BY m.worker_id) c
          WHERE w.id = c.worker_id
     )
-    SELECT coalesce(array_agg(m.id), '{}') INTO done FROM m;
-    RETURN QUERY SELECT u.id, u.id = ANY(done) FROM unnest(job_ids) WITH ORDINALITY u(id, ord)
-                 ORDER BY u.ord;
+    SELECT coalesce(array_agg(m.id), '{}'), coalesce(array_agg(m.lease_token), '{}') INTO done, toks FROM m;
+    RETURN QUERY
+    SELECT u.id, EXISTS (SELECT 1 FROM unnest(done, toks) d(id, tok) WHERE d.id = u.id AND d.tok = u.tok)
+      FROM unnest(job_ids, lease_tokens) WITH ORDINALITY u(id, tok, ord)
+     ORDER BY u.ord;
 END
 $$;

@@ -1,5 +1,5 @@
 -- spool.move_to_archive(ids uuid[], lease_tokens uuid[], statuses text[], results jsonb[],
---                       errors text[]) -> TABLE(id uuid, status text, worker_id text)
+--                       errors text[]) -> TABLE(id uuid, status text, worker_id text, lease_token uuid)
 -- The one way a job reaches an end state (completed, dead, cancelled): the live row is deleted
 -- and its finished form inserted into job_archive in a single statement, with one event per
 -- job (completions share one log row per type/queue/customer/worker group). Arrays are parallel; a NULL lease token means "no fence" (the caller holds the row
@@ -9,7 +9,7 @@
 -- job_archive_dependents (spool.on_archive_dependents) for jobs that have any.
 CREATE OR REPLACE FUNCTION spool.move_to_archive(p_ids uuid[], p_tokens uuid[], p_statuses text[],
                                                  p_results jsonb[], p_errors text[])
-RETURNS TABLE (id uuid, status text, worker_id text)
+RETURNS TABLE (id uuid, status text, worker_id text, lease_token uuid)
 LANGUAGE plpgsql VOLATILE AS $$
 #variable_conflict use_column
 BEGIN
@@ -49,7 +49,7 @@ BEGIN
                d.pending_parents, d.has_dependents, d.cost, d.created_at, d.started_at, now()
           FROM d
         RETURNING a.id, a.status, a.worker_id, a.attempts, a.type, a.queue, a.customer_id,
-                  a.error, a.cancel_reason
+                  a.error, a.cancel_reason, a.lease_token
     ), ev_done AS (
         INSERT INTO spool.event_log (job_ids, kind, status, type, queue, customer_id, data)
         SELECT array_agg(a.id), 'completed', 'completed', a.type, a.queue, a.customer_id,
@@ -67,7 +67,7 @@ BEGIN
           FROM a
          WHERE a.status <> 'completed'
     )
-    SELECT a.id, a.status, a.worker_id FROM a;
+    SELECT a.id, a.status, a.worker_id, a.lease_token FROM a;
 
     IF FOUND THEN
         PERFORM spool.notify(false);
