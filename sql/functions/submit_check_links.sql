@@ -57,9 +57,9 @@ BEGIN
             MESSAGE = format('jobs[%s]: depends_on entries must be job ids (UUIDs), got %s', r.i, r.v);
     END IF;
 
-    CREATE TEMP TABLE IF NOT EXISTS spool_submit_edges (
-        i integer, child uuid, parent uuid
-    ) ON COMMIT DROP;
+    IF to_regclass('pg_temp.spool_submit_edges') IS NULL THEN
+        CREATE TEMP TABLE spool_submit_edges (i integer, child uuid, parent uuid) ON COMMIT DROP;
+    END IF;
     TRUNCATE spool_submit_edges;
     INSERT INTO spool_submit_edges
     SELECT DISTINCT e.ord - 1, (e.j->>'id')::uuid, p::uuid

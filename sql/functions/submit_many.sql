@@ -129,6 +129,14 @@ BEGIN
               JOIN spool.jobs j ON j.id = coalesce(ik.job_id, u.id)
              ORDER BY u.ord;
         END IF;
+        IF has_deps THEN
+            -- Parents inserted by this same batch learn now that they have dependents.
+            UPDATE spool.job_live l SET has_dependents = true
+             WHERE l.id IN (SELECT p::uuid FROM jsonb_array_elements(jobs) e,
+                                   jsonb_array_elements_text(CASE WHEN jsonb_typeof(e->'depends_on') = 'array'
+                                                                  THEN e->'depends_on' ELSE '[]' END) p)
+               AND NOT l.has_dependents;
+        END IF;
     EXCEPTION WHEN data_exception THEN
         -- A typed cast failed on some job: name the job and field, else re-raise as is.
         PERFORM spool.submit_validate(jobs);
