@@ -2,6 +2,7 @@
 BEGIN;
 SELECT plan(16);
 DELETE FROM spool.job_live; DELETE FROM spool.job_archive; DELETE FROM spool.event_log;
+DELETE FROM spool.idempotency_keys; DELETE FROM spool.job_dependencies;
 DO $$ BEGIN PERFORM spool.register_type('t_c'); END $$;
 CREATE TEMP TABLE s AS SELECT * FROM spool.submit_many('[
   {"type":"t_c","priority":10,"payload":{"n":1}},

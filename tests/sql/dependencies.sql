@@ -3,6 +3,7 @@
 BEGIN;
 SELECT plan(12);
 DELETE FROM spool.job_live; DELETE FROM spool.job_archive; DELETE FROM spool.event_log;
+DELETE FROM spool.idempotency_keys; DELETE FROM spool.job_dependencies;
 DO $$ BEGIN PERFORM spool.register_type('t_d'); END $$;
 CREATE TEMP TABLE p AS SELECT * FROM spool.submit_many('[
   {"id":"00000000-0000-7000-8000-0000000000a1","type":"t_d"},

@@ -3,6 +3,7 @@
 BEGIN;
 SELECT plan(37);
 DELETE FROM spool.job_live; DELETE FROM spool.job_archive; DELETE FROM spool.event_log;
+DELETE FROM spool.idempotency_keys; DELETE FROM spool.job_dependencies;
 DO $$ BEGIN
     PERFORM spool.register_type('t_l', max_attempts => 3, backoff_base_seconds => 10, backoff_max_seconds => 25);
     PERFORM spool.register_worker('w1', '{}');

@@ -2,6 +2,7 @@
 BEGIN;
 SELECT plan(14);
 DELETE FROM spool.job_live; DELETE FROM spool.job_archive; DELETE FROM spool.event_log;
+DELETE FROM spool.idempotency_keys; DELETE FROM spool.job_dependencies;
 DO $$ BEGIN
     PERFORM spool.register_type('t_m', max_attempts => 2, retention => '1 day');
     PERFORM spool.register_worker('wm', '{}');
