@@ -265,9 +265,14 @@ out:
 /* Creates spool_conc_<pid> and returns a conninfo for it in out; false when it cannot. */
 static bool create_scratch_db(PGconn *admin, char *dbname, size_t dblen, char *out, size_t outlen)
 {
-    char sql[128];
+    char sql[160];
     snprintf(dbname, dblen, "spool_conc_%d", (int)getpid());
-    snprintf(sql, sizeof(sql), "create database %s", dbname);
+    /* CREATE DATABASE takes no parameters; the name is quoted as an identifier. */
+    char *ident = PQescapeIdentifier(admin, dbname, strlen(dbname));
+    if (ident == NULL)
+        return false;
+    snprintf(sql, sizeof(sql), "create database %s", ident);
+    PQfreemem(ident);
     PGresult *res = PQexec(admin, sql);
     bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     if (!ok)
@@ -500,9 +505,13 @@ int main(void)
 out:
     PQfinish(conn);
     if (scratch && admin != NULL && PQstatus(admin) == CONNECTION_OK) {
-        char sql[128];
-        snprintf(sql, sizeof(sql), "drop database if exists %s with (force)", dbname);
-        PQclear(PQexec(admin, sql));
+        char sql[160];
+        char *ident = PQescapeIdentifier(admin, dbname, strlen(dbname));
+        if (ident != NULL) {
+            snprintf(sql, sizeof(sql), "drop database if exists %s with (force)", ident);
+            PQfreemem(ident);
+            PQclear(PQexec(admin, sql));
+        }
     }
     PQfinish(admin);
     for (int i = 0; i < CONC_THREADS; i++)
