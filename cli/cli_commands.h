@@ -69,5 +69,6 @@ extern const cli_command cli_cmd_retry;
 extern const cli_command cli_cmd_types;
 extern const cli_command cli_cmd_stats;
 extern const cli_command cli_cmd_workers;
+extern const cli_command cli_cmd_tokens;
 
 #endif

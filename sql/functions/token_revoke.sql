@@ -1,0 +1,23 @@
+-- spool.token_revoke(token text) -> SETOF uuid
+-- Revokes the live token(s) whose id or name is `token`; returns their ids. SP404 when none
+-- matches. spoold caches lookups for auth_cache_seconds, so a revocation takes effect within
+-- that many seconds everywhere.
+CREATE OR REPLACE FUNCTION spool.token_revoke(token text)
+RETURNS SETOF uuid
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    n integer;
+BEGIN
+    RETURN QUERY
+    UPDATE spool.api_tokens t SET revoked_at = now()
+     WHERE t.revoked_at IS NULL
+       AND (t.name = token_revoke.token
+            OR (token_revoke.token ~* '^[0-9a-f-]{36}$' AND t.id = token_revoke.token::uuid))
+    RETURNING t.id;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n = 0 THEN
+        RAISE EXCEPTION USING ERRCODE = 'SP404',
+            MESSAGE = format('no live token with id or name %L', token);
+    END IF;
+END
+$$;
