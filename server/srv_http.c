@@ -153,7 +153,7 @@ enum MHD_Result srv_reply_db_error(srv_req *req, sp_db *db, int rc)
         if (strcmp(state, map[i].state) != 0)
             continue;
         char details[600] = "{}";
-        if (detail != NULL && map[i].state[0] == 'S') {
+        if (detail != NULL && detail[0] != '\0' && map[i].state[0] == 'S') {
             json_object *d = json_object_new_object();
             json_object_object_add(d, "detail", json_object_new_string(detail));
             snprintf(details, sizeof details, "%s", json_object_to_json_string(d));
