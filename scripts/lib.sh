@@ -7,11 +7,12 @@ SPOOL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SPOOL_PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 
 # Debian 12 packages: the C toolchain and libraries, PostgreSQL 15 with pgTAP and pg_prove,
-# jq for the CLI integration test. (postgresql-contrib-15 is a virtual package that
-# postgresql-15 provides in Debian 12, so it is not listed.)
+# libmicrohttpd for spoold, curl, jq and python3 for the integration tests (HTTP requests,
+# JSON checks, free ports, a client that never reads). (postgresql-contrib-15 is a virtual
+# package that postgresql-15 provides in Debian 12, so it is not listed.)
 SPOOL_PACKAGES=(build-essential cmake pkg-config libpq-dev libjson-c-dev libcmocka-dev
-                postgresql-15 postgresql-client-15 postgresql-15-pgtap
-                libtap-parser-sourcehandler-pgtap-perl jq)
+                libmicrohttpd-dev postgresql-15 postgresql-client-15 postgresql-15-pgtap
+                libtap-parser-sourcehandler-pgtap-perl jq curl python3)
 
 spool_log() { printf '==> %s\n' "$*" >&2; }
 spool_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
