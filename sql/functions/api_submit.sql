@@ -1,6 +1,7 @@
 -- spool.api_submit(body jsonb, idempotency_key text, request_hash text, tenant text)
 --   -> TABLE(created boolean, job jsonb)
--- One job submitted through the REST API (POST /v1/jobs); the rules are spool.submit_many's.
+-- One job submitted through the REST API (POST /v1/jobs); the rules are spool.submit_many's
+-- (through spool.submit_one).
 -- tenant (the caller's token tenant, NULL for none) becomes the job's customer_id; a body
 -- naming another customer_id is refused (SP422). idempotency_key (the Idempotency-Key header)
 -- becomes the job's key; request_hash is a hash of the request (tenant and body) recorded
@@ -36,7 +37,7 @@ BEGIN
         j := j || jsonb_build_object('idempotency_key', idempotency_key);
     END IF;
 
-    SELECT * INTO r FROM spool.submit_many(jsonb_build_array(j));
+    SELECT * INTO r FROM spool.submit_one(j);
 
     IF idempotency_key IS NOT NULL THEN
         UPDATE spool.idempotency_keys k

@@ -3,7 +3,8 @@
 --              timeout_seconds, id) -> SETOF spool.jobs (one row)
 -- Submits one job; every parameter but type has a default:
 --   select * from spool.submit('resize', '{"w":100}');
--- Same rules, errors and transitions as spool.submit_many (it is a batch of one).
+-- Same rules, errors and transitions as spool.submit_many (a batch of one), through its
+-- single-job path spool.submit_one.
 CREATE OR REPLACE FUNCTION spool.submit(
     type             text,
     payload          jsonb DEFAULT '{}',
@@ -21,8 +22,13 @@ CREATE OR REPLACE FUNCTION spool.submit(
     timeout_seconds  integer DEFAULT NULL,
     id               uuid DEFAULT NULL
 ) RETURNS SETOF spool.jobs
-LANGUAGE sql VOLATILE AS $$
-    SELECT * FROM spool.submit_many(jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    j jsonb;
+BEGIN
+    -- Only the top-level nulls are dropped (a payload keeps its own null values).
+    SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}') INTO j
+      FROM jsonb_each(jsonb_build_object(
         'type', submit.type,
         'payload', coalesce(submit.payload, '{}'::jsonb),
         'priority', submit.priority,
@@ -37,5 +43,8 @@ LANGUAGE sql VOLATILE AS $$
         'depends_on', to_jsonb(submit.depends_on),
         'max_attempts', submit.max_attempts,
         'timeout_seconds', submit.timeout_seconds,
-        'id', submit.id))))
+        'id', submit.id)) e
+     WHERE e.value <> 'null'::jsonb;
+    RETURN QUERY SELECT * FROM spool.submit_one(j);
+END
 $$;

@@ -14,7 +14,12 @@ RETURNS TABLE (id uuid, seq bigint, type text, queue text, status text, priority
                timeout_seconds integer, service_required text, requirements jsonb,
                customer_id text, tags text[], metadata jsonb, idempotency_key text,
                pending_parents integer, depends_on uuid[])
-LANGUAGE sql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE AS $$
+#variable_conflict use_column
+BEGIN
+    -- plpgsql rather than sql: its plan is cached for the session, where a sql function's
+    -- body would be planned again on every call (milliseconds for a single-job submit).
+    RETURN QUERY
     SELECT coalesce(r.id, encode(int8send((floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint << 16)
                                           | 28672 | (r.nseq & 4095))
                                  || int8send((r.nseq & 4611686018427387903) | (-9223372036854775808)::bigint),
@@ -91,5 +96,6 @@ LANGUAGE sql VOLATILE AS $$
                ) s
                ) c
          WHERE ok
-           ) r
+           ) r;
+END
 $$;
