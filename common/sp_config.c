@@ -25,7 +25,11 @@ static const sp_config_def config_table[] = {
     {"listen", SP_CONFIG_STRING, "127.0.0.1:8080", 0, 300, SP_CONFIG_SERVER, false,
      "address and port spoold listens on, HOST:PORT ([::1]:PORT for IPv6)"},
     {"pool_size", SP_CONFIG_INT, "16", 1, 1000, SP_CONFIG_SERVER, false,
-     "database connections for requests (also the number of HTTP worker threads)"},
+     "database connections for requests"},
+    {"http_threads", SP_CONFIG_INT, "64", 1, 1024, SP_CONFIG_SERVER, false,
+     "HTTP worker threads, each an epoll loop over its share of the connections; a request "
+     "blocks its thread while it waits for the database, so keep this above the number of "
+     "concurrently active clients"},
     {"pool_wait", SP_CONFIG_DURATION, "2s", 1, 60000, SP_CONFIG_SERVER, false,
      "how long a request waits for a free database connection before a 503"},
     {"max_body_bytes", SP_CONFIG_INT, "1048576", 1024, 256 * 1048576LL, SP_CONFIG_SERVER, false,

@@ -15,6 +15,7 @@
 #include "sp_log.h"
 #include "sp_migrate.h"
 #include "sp_token.h"
+#include "srv_batch.h"
 #include "srv_http.h"
 #include "srv_metrics.h"
 #include "srv_pool.h"
@@ -193,25 +194,17 @@ static int h_submit(srv_req *req)
         sp_sha256_hex(sp_buf_data(h), sp_buf_len(h), hash);
         sp_buf_free(h);
     }
-    const char *params[] = {body, key, key ? hash : NULL, TENANT(req)};
-    sp_db *db = NULL;
-    sp_db_res *res = NULL;
-    int rc = srv_pool_get(req->srv->pool, &db);
-    if (rc != 0)
-        return srv_reply_unavailable(req, rc);
-    rc = sp_db_exec_params(db,
-                           "SELECT created, job::text FROM spool.api_submit($1::jsonb, $2, $3, $4)",
-                           4, params, &res);
-    if (rc != 0) {
-        ret = srv_reply_db_error(req, db, rc);
-        srv_pool_put(req->srv->pool, db, rc == SP_E_CONN);
-        return ret;
-    }
-    srv_pool_put(req->srv->pool, db, 0);
-    const char *created = sp_db_res_value(res, 0, 0);
-    const char *job = sp_db_res_value(res, 0, 1);
-    ret = srv_reply_json(req, created && created[0] == 't' ? 201 : 200, job, strlen(job));
-    sp_db_res_free(res);
+    srv_batch_item it;
+    memset(&it, 0, sizeof it);
+    it.body = body;
+    it.key = key;
+    it.hash = key ? hash : NULL;
+    it.tenant = TENANT(req);
+    srv_batch_submit(req->srv, &it);
+    if (it.rc != 0)
+        return srv_reply_sql_error(req, it.rc, it.sqlstate, it.message, it.detail);
+    ret = srv_reply_json(req, it.created ? 201 : 200, it.json, strlen(it.json));
+    free(it.json);
     return ret;
 }
 

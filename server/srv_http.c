@@ -134,11 +134,15 @@ enum MHD_Result srv_reply_unavailable(srv_req *req, int rc)
 
 enum MHD_Result srv_reply_db_error(srv_req *req, sp_db *db, int rc)
 {
-    if (rc == SP_E_CONN)
+    return srv_reply_sql_error(req, rc, sp_db_err_sqlstate(db), sp_db_err_message(db),
+                               sp_db_err_detail(db));
+}
+
+enum MHD_Result srv_reply_sql_error(srv_req *req, int rc, const char *state, const char *msg,
+                                    const char *detail)
+{
+    if (rc == SP_E_CONN || rc == SP_E_RANGE)
         return srv_reply_unavailable(req, rc);
-    const char *state = sp_db_err_sqlstate(db);
-    const char *msg = sp_db_err_message(db);
-    const char *detail = sp_db_err_detail(db);
     static const struct {
         const char *state;
         int status;
@@ -149,7 +153,7 @@ enum MHD_Result srv_reply_db_error(srv_req *req, sp_db *db, int rc)
         {"SP422", 422, "invalid"},    {"22P02", 400, "malformed"},
         {"22023", 422, "invalid"},    {"23505", 409, "conflict"},
     };
-    for (size_t i = 0; state != NULL && i < sizeof map / sizeof map[0]; i++) {
+    for (size_t i = 0; rc == SP_E_DB && state != NULL && i < sizeof map / sizeof map[0]; i++) {
         if (strcmp(state, map[i].state) != 0)
             continue;
         char details[600] = "{}";
@@ -165,8 +169,8 @@ enum MHD_Result srv_reply_db_error(srv_req *req, sp_db *db, int rc)
         return srv_reply_error(req, map[i].status, map[i].code, out, details);
     }
     char q[512];
-    sp_log_write(SP_LOG_ERROR, "http", "db_error", "request_id=%s route=%s sqlstate=%s message=%s",
-                 req->request_id, req->route_name, state ? state : "",
+    sp_log_write(SP_LOG_ERROR, "http", "db_error", "request_id=%s route=%s rc=%d sqlstate=%s message=%s",
+                 req->request_id, req->route_name, rc, state ? state : "",
                  sp_log_quote(msg ? msg : "", q, sizeof q));
     return srv_reply_error(req, 500, "internal", "internal error; see the server log", NULL);
 }
@@ -329,7 +333,7 @@ int srv_http_start(srv_server *srv, const char *listen, char *err, size_t errlen
     const sp_config *cfg = srv->cfg;
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)sp_config_int(cfg, "pool_size"),
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)sp_config_int(cfg, "http_threads"),
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)sp_config_int(cfg, "max_connections"),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)sp_config_int(cfg, "connection_memory_bytes"),
         MHD_OPTION_CONNECTION_TIMEOUT,

@@ -76,6 +76,10 @@ enum MHD_Result srv_reply_error(srv_req *req, int status, const char *code, cons
  * message; lost connections 503 with Retry-After; anything else 500 with a generic message
  * (the database's text goes to the log only). */
 enum MHD_Result srv_reply_db_error(srv_req *req, sp_db *db, int rc);
+/* The same from saved error fields (rc SP_E_DB with sqlstate/message/detail, or SP_E_CONN
+ * / SP_E_RANGE for 503). */
+enum MHD_Result srv_reply_sql_error(srv_req *req, int rc, const char *sqlstate,
+                                    const char *message, const char *detail);
 /* Answers with a body of another type (copied), e.g. Prometheus text. */
 enum MHD_Result srv_reply_text(srv_req *req, int status, const char *text, size_t len,
                                const char *content_type);
