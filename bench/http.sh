@@ -45,7 +45,7 @@ CREATE TABLE plain_insert (id bigserial PRIMARY KEY, type text NOT NULL, payload
 SQL
 TOKEN=$(build/spool --database-url "$URL" tokens create --role client --name bench 2>/dev/null)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-build/spoold --database-url "$URL" --listen "127.0.0.1:$PORT" --pool-size "$CONNS" --log-level warn \
+build/spoold --database-url "$URL" --listen "127.0.0.1:$PORT" --pool-size "$CONNS" --http-threads 64 --log-level warn \
   >"$WORK/spoold.log" 2>&1 &
 SPID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.05; done

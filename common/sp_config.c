@@ -26,7 +26,7 @@ static const sp_config_def config_table[] = {
      "address and port spoold listens on, HOST:PORT ([::1]:PORT for IPv6)"},
     {"pool_size", SP_CONFIG_INT, "16", 1, 1000, SP_CONFIG_SERVER, false,
      "database connections for requests"},
-    {"http_threads", SP_CONFIG_INT, "64", 1, 1024, SP_CONFIG_SERVER, false,
+    {"http_threads", SP_CONFIG_INT, "16", 1, 1024, SP_CONFIG_SERVER, false,
      "HTTP worker threads, each an epoll loop over its share of the connections; a request "
      "blocks its thread while it waits for the database, so keep this above the number of "
      "concurrently active clients"},
