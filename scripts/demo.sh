@@ -45,6 +45,10 @@ demo_running_port() {
 
 if [ "${1:-}" = stop ]; then
     if [ ! -d "$DEMO" ]; then echo "no demo here (.spool-demo/ does not exist)"; exit 0; fi
+    if [ -f "$DEMO/spoold.pid" ]; then
+        kill -TERM "$(cat "$DEMO/spoold.pid")" 2>/dev/null && echo "spoold stopped" || true
+        rm -f "$DEMO/spoold.pid"
+    fi
     pgdir=$(demo_pgdir)
     spool_pg_stop "$pgdir"
     echo "demo PostgreSQL stopped (data kept in $pgdir; rm -rf .spool-demo to forget it)"
@@ -164,6 +168,34 @@ stop_workers() {
 trap stop_workers EXIT
 rm -f "$DEMO/stop"
 
+# ---- spoold: REST + live events ------------------------------------------------------------------
+if [ -f "$DEMO/spoold.pid" ] && kill -0 "$(cat "$DEMO/spoold.pid")" 2>/dev/null; then
+    kill -TERM "$(cat "$DEMO/spoold.pid")" 2>/dev/null || true
+    sleep 0.5
+fi
+HTTP_PORT=${SPOOL_DEMO_HTTP_PORT:-8080}
+if ! python3 -c "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1', $HTTP_PORT))" 2>/dev/null; then
+    HTTP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+fi
+BASE="http://127.0.0.1:$HTTP_PORT"
+nohup build/spoold --database-url "$URL" --listen "127.0.0.1:$HTTP_PORT" >"$DEMO/spoold.log" 2>&1 &
+echo $! >"$DEMO/spoold.pid"
+for _ in $(seq 100); do curl -sf "$BASE/healthz" >/dev/null && break; sleep 0.05; done
+TOKEN=$("$SPOOL" tokens create --role admin --name "demo-$(date +%s)" 2>/dev/null)
+echo "$TOKEN" >"$DEMO/token"
+chmod 600 "$DEMO/token"
+spool_log "spoold listening on $BASE (log: .spool-demo/spoold.log, admin token in .spool-demo/token)"
+echo "submitting a job over HTTP:"
+echo "  curl -X POST $BASE/v1/jobs -H 'Authorization: Bearer <token>' -d '{\"type\":\"email\",...}'"
+http_job=$(curl -s -X POST "$BASE/v1/jobs" -H "Authorization: Bearer $TOKEN" \
+    -d '{"type":"email","payload":{"to":"http@example.com","subject":"over HTTP"},"priority":80}')
+HTTP_JOB=$(jq -r .id <<<"$http_job")
+jq -c '{id, type, status, priority}' <<<"$http_job"
+echo "its events, streamed live (SSE) while the workers run: .spool-demo/job-events.txt"
+curl -sN --max-time $((SECONDS_TO_RUN + 5)) -H "Authorization: Bearer $TOKEN" \
+    "$BASE/v1/jobs/$HTTP_JOB/events" >"$DEMO/job-events.txt" 2>/dev/null &
+SSE_PID=$!
+
 spool_log "running 2 workers for ${SECONDS_TO_RUN}s (logs in .spool-demo/worker-*.log)"
 for n in 1 2; do
     worker "demo-worker-$n" >"$DEMO/worker-$n.log" 2>&1 &
@@ -179,9 +211,13 @@ while [ "$SECONDS" -lt "$end" ]; do
     sleep 5
 done
 stop_workers
+kill "$SSE_PID" 2>/dev/null || true
 echo
 echo "---- spool workers ----"
 "$SPOOL" workers
+echo
+echo "---- events of the HTTP job $HTTP_JOB, as its SSE stream delivered them ----"
+grep -E '^(id|event):' "$DEMO/job-events.txt" | paste - - | head -10
 
 cat <<MSG
 
@@ -207,6 +243,14 @@ CLI (same database):
   build/spool submit email --payload '{"to":"you@example.com"}' --priority 90
   build/spool retry <id of a dead job>
 
-There is no dashboard yet: spoold (REST, SSE, WebSocket, dashboard) comes later.
-Run the demo again to add more jobs; stop it with: scripts/demo.sh stop
+spoold (REST API and live events), token in .spool-demo/token:
+
+  TOKEN=\$(cat .spool-demo/token)
+  curl -H "Authorization: Bearer \$TOKEN" $BASE/v1/jobs?limit=5
+  curl -X POST -H "Authorization: Bearer \$TOKEN" $BASE/v1/jobs -d '{"type":"email","payload":{"to":"x@example.com"}}'
+  curl -N -H "Authorization: Bearer \$TOKEN" $BASE/v1/events          # live, all jobs
+  curl $BASE/metrics
+  API: docs/openapi.yaml
+
+Run the demo again to add more jobs; stop everything with: scripts/demo.sh stop
 MSG
