@@ -59,7 +59,7 @@ static long rss_kb(int pid)
     return kb;
 }
 
-static double *submit_ms;  /* by job seq - base_seq */
+static double *submit_ms; /* by job seq - base_seq */
 static long long base_seq = -1;
 static double *lat;
 static size_t nlat, caplat;
@@ -132,17 +132,28 @@ int main(int argc, char **argv)
     int port = 8080, nsubs = 10000, nevents = 100, interval = 50, spid = 0;
     const char *token = "", *url = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--token")) token = argv[i + 1];
-        else if (!strcmp(argv[i], "--database-url")) url = argv[i + 1];
-        else if (!strcmp(argv[i], "--subscribers")) nsubs = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--events")) nevents = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--interval-ms")) interval = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--spoold-pid")) spid = atoi(argv[i + 1]);
-        else { fprintf(stderr, "unknown option %s\n", argv[i]); return 2; }
+        if (!strcmp(argv[i], "--port"))
+            port = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--token"))
+            token = argv[i + 1];
+        else if (!strcmp(argv[i], "--database-url"))
+            url = argv[i + 1];
+        else if (!strcmp(argv[i], "--subscribers"))
+            nsubs = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--events"))
+            nevents = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--interval-ms"))
+            interval = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--spoold-pid"))
+            spid = atoi(argv[i + 1]);
+        else {
+            fprintf(stderr, "unknown option %s\n", argv[i]);
+            return 2;
+        }
     }
     if (url == NULL || nevents > MAX_EVENTS_TRACKED) {
-        fprintf(stderr, "usage: sse_fanout --database-url URL --port P --token T --spoold-pid PID ...\n");
+        fprintf(stderr,
+                "usage: sse_fanout --database-url URL --port P --token T --spoold-pid PID ...\n");
         return 2;
     }
     struct rlimit rl;
@@ -162,7 +173,8 @@ int main(int argc, char **argv)
     char req[1024];
     int reqlen = snprintf(req, sizeof req,
                           "GET /v1/events?queue=fanout HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                          "Authorization: Bearer %s\r\nAccept: text/event-stream\r\n\r\n", token);
+                          "Authorization: Bearer %s\r\nAccept: text/event-stream\r\n\r\n",
+                          token);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
     double t0 = now_ms();
@@ -222,8 +234,9 @@ int main(int argc, char **argv)
     long peak = spid ? rss_kb(spid) : -1;
 
     qsort(lat, nlat, sizeof *lat, cmp_d);
-    printf("events delivered: %lld of %lld expected (%d subscribers x %d events, one every %d ms)\n",
-           delivered, (long long)nsubs * nevents, nsubs, nevents, interval);
+    printf(
+        "events delivered: %lld of %lld expected (%d subscribers x %d events, one every %d ms)\n",
+        delivered, (long long)nsubs * nevents, nsubs, nevents, interval);
     if (nlat > 0)
         printf("delivery latency (commit -> subscriber): p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
                lat[nlat / 2], lat[(size_t)((double)nlat * 0.99)], lat[nlat - 1]);

@@ -92,12 +92,14 @@ static int tokens_run(cli_ctx *ctx, const cli_command *cmd, const cli_args *args
     size_t npos = cli_args_npos(args);
     if (strcmp(sub, "create") == 0) {
         if (npos != 1)
-            return cli_usage_error(cmd, "usage: spool tokens create --role ROLE [--tenant T] [--name N]");
+            return cli_usage_error(
+                cmd, "usage: spool tokens create --role ROLE [--tenant T] [--name N]");
         return tokens_create(ctx, cmd, args);
     }
     for (size_t i = 0; i < ARRAY_LEN(tokens_opts); i++)
         if (cli_args_has(args, tokens_opts[i].name))
-            return cli_usage_error(cmd, "--%s only applies to 'tokens create'", tokens_opts[i].name);
+            return cli_usage_error(cmd, "--%s only applies to 'tokens create'",
+                                   tokens_opts[i].name);
     if (strcmp(sub, "list") == 0) {
         if (npos != 1)
             return cli_usage_error(cmd, "usage: spool tokens list");

@@ -31,7 +31,8 @@ static atomic_bool stopping;
 
 static void usage(FILE *out)
 {
-    fputs("usage: spoold --database-url URL [--listen HOST:PORT] [--config FILE] [--SETTING VALUE]...\n"
+    fputs("usage: spoold --database-url URL [--listen HOST:PORT] [--config FILE] [--SETTING "
+          "VALUE]...\n"
           "\n"
           "Spool's server: REST API under /v1, event streams (SSE), /metrics, /healthz, /readyz,\n"
           "and the periodic spool.maintain() (one leader per database).\n"
@@ -49,8 +50,8 @@ static void usage(FILE *out)
             if (*p == '_')
                 *p = '-';
         fprintf(out, "  %-26s %s%s%s%s\n", flag, t[i].description,
-                t[i].default_value ? " (default " : "", t[i].default_value ? t[i].default_value : "",
-                t[i].default_value ? ")" : "");
+                t[i].default_value ? " (default " : "",
+                t[i].default_value ? t[i].default_value : "", t[i].default_value ? ")" : "");
     }
     fputs("  --config FILE              read settings from FILE (see config/spoold.conf)\n"
           "  --help                     show this help\n",
@@ -107,7 +108,8 @@ static int load_config(sp_config *cfg, int argc, char **argv)
         i++;
     }
     if (sp_config_string(cfg, "database_url") == NULL) {
-        fprintf(stderr, "spoold: no database: set --database-url, SPOOL_DATABASE_URL or database_url in the config file\n");
+        fprintf(stderr, "spoold: no database: set --database-url, SPOOL_DATABASE_URL or "
+                        "database_url in the config file\n");
         return -1;
     }
     return 0;
@@ -138,10 +140,12 @@ static void *maintenance_main(void *arg)
             sp_db_res *res = NULL;
             int rc = 0;
             if (!leader) {
-                rc = sp_db_exec_params(db, "SELECT pg_try_advisory_lock(1397772111, 10)", 0, NULL, &res);
+                rc = sp_db_exec_params(db, "SELECT pg_try_advisory_lock(1397772111, 10)", 0, NULL,
+                                       &res);
                 if (rc == 0 && sp_db_res_value(res, 0, 0)[0] == 't') {
                     leader = true;
-                    sp_log_write(SP_LOG_INFO, "maintenance", "leader", "role=%s", "this spoold runs spool.maintain()");
+                    sp_log_write(SP_LOG_INFO, "maintenance", "leader", "role=%s",
+                                 "this spoold runs spool.maintain()");
                 }
                 sp_db_res_free(res);
                 res = NULL;
@@ -149,7 +153,8 @@ static void *maintenance_main(void *arg)
             if (rc == 0 && leader) {
                 rc = sp_db_exec_params(db, "SELECT spool.maintain()::text", 0, NULL, &res);
                 if (rc == 0)
-                    sp_log_write(SP_LOG_DEBUG, "maintenance", "ran", "result=%s", sp_db_res_value(res, 0, 0));
+                    sp_log_write(SP_LOG_DEBUG, "maintenance", "ran", "result=%s",
+                                 sp_db_res_value(res, 0, 0));
                 else if (rc == SP_E_DB) {
                     char q[256];
                     sp_log_write(SP_LOG_WARN, "maintenance", "failed", "message=%s",
@@ -209,15 +214,15 @@ int main(int argc, char **argv)
     if (srv.database_url == NULL ||
         srv_pool_new(&srv.pool, srv.database_url, (int)sp_config_int(cfg, "pool_size"),
                      (int)sp_config_duration_ms(cfg, "pool_wait"), connect_timeout_s) != 0 ||
-        srv_auth_new(&srv.auth, sp_config_bool(cfg, "auth"),
-                     (int)sp_config_duration_ms(cfg, "auth_cache"),
-                     (int)sp_config_int(cfg, "rate_limit"), (int)sp_config_int(cfg, "rate_burst")) != 0) {
+        srv_auth_new(
+            &srv.auth, sp_config_bool(cfg, "auth"), (int)sp_config_duration_ms(cfg, "auth_cache"),
+            (int)sp_config_int(cfg, "rate_limit"), (int)sp_config_int(cfg, "rate_burst")) != 0) {
         fprintf(stderr, "spoold: out of memory\n");
         goto out;
     }
     if (!sp_config_bool(cfg, "auth"))
-        sp_log_write(SP_LOG_WARN, "auth", "disabled",
-                     "warning=%s", "\"AUTHENTICATION IS OFF: every request is admin. Local development only.\"");
+        sp_log_write(SP_LOG_WARN, "auth", "disabled", "warning=%s",
+                     "\"AUTHENTICATION IS OFF: every request is admin. Local development only.\"");
     srv_events_config ec = {
         .queue_events = (int)sp_config_int(cfg, "sse_queue_events"),
         .heartbeat_ms = (int)sp_config_duration_ms(cfg, "sse_heartbeat"),
@@ -244,7 +249,8 @@ int main(int argc, char **argv)
 
     int sig = 0;
     sigwait(&sigs, &sig);
-    sp_log_write(SP_LOG_INFO, "spoold", "stopping", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    sp_log_write(SP_LOG_INFO, "spoold", "stopping", "signal=%s",
+                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
     atomic_store(&stopping, true);
     srv_http_quiesce(&srv);
     srv_events_shutdown(srv.events);

@@ -175,15 +175,18 @@ static int h_submit(srv_req *req)
     bool is_obj = json_object_is_type(o, json_type_object);
     json_object_put(o);
     if (!is_obj)
-        return srv_reply_error(req, 400, "malformed", "the body must be a JSON object (a job)", NULL);
+        return srv_reply_error(req, 400, "malformed", "the body must be a JSON object (a job)",
+                               NULL);
     const char *key = srv_header(req, "Idempotency-Key");
     char hash[65];
     const char *body = body_text(req);
     if (body == NULL)
-        return srv_reply_error(req, 413, "body_too_large", "request body exceeds max_body_bytes", NULL);
+        return srv_reply_error(req, 413, "body_too_large", "request body exceeds max_body_bytes",
+                               NULL);
     if (key != NULL) {
         if (strlen(key) == 0 || strlen(key) > 255)
-            return srv_reply_error(req, 422, "invalid", "Idempotency-Key must be 1 to 255 characters", NULL);
+            return srv_reply_error(req, 422, "invalid",
+                                   "Idempotency-Key must be 1 to 255 characters", NULL);
         /* The request hash covers the tenant, so one tenant's key never returns another's job. */
         sp_buf *h = NULL;
         if (sp_buf_new(&h, req->srv->max_body + 300) != 0 ||
@@ -218,14 +221,17 @@ static int h_submit_batch(srv_req *req)
     size_t n = is_arr ? json_object_array_length(o) : 0;
     json_object_put(o);
     if (!is_arr)
-        return srv_reply_error(req, 400, "malformed", "the body must be a JSON array of jobs", NULL);
+        return srv_reply_error(req, 400, "malformed", "the body must be a JSON array of jobs",
+                               NULL);
     if (n == 0)
         return srv_reply_error(req, 422, "invalid", "the batch is empty", NULL);
     const char *body = body_text(req);
     if (body == NULL)
-        return srv_reply_error(req, 413, "body_too_large", "request body exceeds max_body_bytes", NULL);
+        return srv_reply_error(req, 413, "body_too_large", "request body exceeds max_body_bytes",
+                               NULL);
     const char *params[] = {body, TENANT(req)};
-    return query_reply(req, 201, "SELECT spool.api_submit_batch($1::jsonb, $2)::text", 2, params, 0);
+    return query_reply(req, 201, "SELECT spool.api_submit_batch($1::jsonb, $2)::text", 2, params,
+                       0);
 }
 
 static int h_job_get(srv_req *req)
@@ -250,10 +256,12 @@ static int h_jobs_list(srv_req *req)
     if (limit != NULL) {
         lim = strtol(limit, &end, 10);
         if (*limit == '\0' || *end != '\0' || lim < 1 || lim > 1000)
-            return srv_reply_error(req, 422, "invalid", "limit must be an integer from 1 to 1000", NULL);
+            return srv_reply_error(req, 422, "invalid", "limit must be an integer from 1 to 1000",
+                                   NULL);
     }
     if (cursor != NULL && !is_uuid(cursor))
-        return srv_reply_error(req, 400, "malformed", "cursor is not one this server returned", NULL);
+        return srv_reply_error(req, 400, "malformed", "cursor is not one this server returned",
+                               NULL);
     if (req->tenant[0] != '\0') {
         if (customer != NULL && strcmp(customer, req->tenant) != 0) {
             static const char empty[] = "{\"jobs\":[],\"next_cursor\":null}";
@@ -266,14 +274,20 @@ static int h_jobs_list(srv_req *req)
         strcmp(status, "scheduled") != 0 && strcmp(status, "blocked") != 0 &&
         strcmp(status, "failed") != 0 && strcmp(status, "completed") != 0 &&
         strcmp(status, "dead") != 0 && strcmp(status, "cancelled") != 0)
-        return srv_reply_error(req, 422, "invalid", "status must be a job status (pending, running, …)", NULL);
+        return srv_reply_error(req, 422, "invalid",
+                               "status must be a job status (pending, running, …)", NULL);
     char lims[16];
     snprintf(lims, sizeof lims, "%ld", lim);
-    const char *params[] = {status, srv_query(req, "type"), srv_query(req, "queue"),
-                            srv_query(req, "tag"), customer, lims, cursor};
-    return query_reply(req, 200,
-                       "SELECT spool.api_list_jobs($1, $2, $3, $4, $5, $6::integer, $7::uuid)::text",
-                       7, params, 0);
+    const char *params[] = {status,
+                            srv_query(req, "type"),
+                            srv_query(req, "queue"),
+                            srv_query(req, "tag"),
+                            customer,
+                            lims,
+                            cursor};
+    return query_reply(
+        req, 200, "SELECT spool.api_list_jobs($1, $2, $3, $4, $5, $6::integer, $7::uuid)::text", 7,
+        params, 0);
 }
 
 /* 404 unless the job exists and is within the caller's tenant. */
@@ -321,18 +335,20 @@ static int h_job_cancel(srv_req *req)
     if (o != NULL) {
         json_object *r = NULL;
         if (!json_object_is_type(o, json_type_object) ||
-            (json_object_object_get_ex(o, "reason", &r) && !json_object_is_type(r, json_type_string))) {
+            (json_object_object_get_ex(o, "reason", &r) &&
+             !json_object_is_type(r, json_type_string))) {
             json_object_put(o);
-            return srv_reply_error(req, 400, "malformed", "the body must be {\"reason\": \"…\"}", NULL);
+            return srv_reply_error(req, 400, "malformed", "the body must be {\"reason\": \"…\"}",
+                                   NULL);
         }
         if (r != NULL)
             snprintf(reason, sizeof reason, "%s", json_object_get_string(r));
         json_object_put(o);
     }
     const char *params[] = {id, reason[0] ? reason : NULL};
-    return query_reply(req, 200,
-                       "SELECT (to_jsonb(c) - 'lease_token')::text FROM spool.cancel($1::uuid, $2) c",
-                       2, params, 404);
+    return query_reply(
+        req, 200, "SELECT (to_jsonb(c) - 'lease_token')::text FROM spool.cancel($1::uuid, $2) c", 2,
+        params, 404);
 }
 
 static int h_job_retry(srv_req *req)
@@ -343,8 +359,8 @@ static int h_job_retry(srv_req *req)
         return ret;
     const char *params[] = {id};
     return query_reply(req, 201,
-                       "SELECT (to_jsonb(r) - 'lease_token')::text FROM spool.retry($1::uuid) r",
-                       1, params, 404);
+                       "SELECT (to_jsonb(r) - 'lease_token')::text FROM spool.retry($1::uuid) r", 1,
+                       params, 404);
 }
 
 /* ---- events --------------------------------------------------------------------------- */
@@ -423,9 +439,9 @@ static int h_workers(srv_req *req)
 
 static int h_types(srv_req *req)
 {
-    return query_reply(req, 200,
-                       "SELECT coalesce(json_agg(t ORDER BY t.name), '[]')::text FROM spool.job_types t",
-                       0, NULL, 0);
+    return query_reply(
+        req, 200, "SELECT coalesce(json_agg(t ORDER BY t.name), '[]')::text FROM spool.job_types t",
+        0, NULL, 0);
 }
 
 static int h_type_put(srv_req *req)
@@ -436,13 +452,20 @@ static int h_type_put(srv_req *req)
         return ret;
     if (o != NULL && !json_object_is_type(o, json_type_object)) {
         json_object_put(o);
-        return srv_reply_error(req, 400, "malformed", "the body must be a JSON object of type settings", NULL);
+        return srv_reply_error(req, 400, "malformed",
+                               "the body must be a JSON object of type settings", NULL);
     }
-    static const char *const allowed[] = {"max_attempts", "backoff_base_seconds",
-                                          "backoff_max_seconds", "timeout_seconds", "priority",
-                                          "retention", "payload_schema", "description"};
+    static const char *const allowed[] = {"max_attempts",
+                                          "backoff_base_seconds",
+                                          "backoff_max_seconds",
+                                          "timeout_seconds",
+                                          "priority",
+                                          "retention",
+                                          "payload_schema",
+                                          "description"};
     if (o != NULL) {
-        json_object_object_foreach(o, k, v) {
+        json_object_object_foreach(o, k, v)
+        {
             (void)v;
             bool ok = false;
             for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
@@ -457,17 +480,16 @@ static int h_type_put(srv_req *req)
         json_object_put(o);
     }
     const char *params[] = {req->match.params[0], o ? body_text(req) : "{}"};
-    return query_reply(
-        req, 200,
-        "SELECT to_jsonb(t)::text FROM spool.register_type($1,"
-        " coalesce(($2::jsonb->>'max_attempts')::integer, 5),"
-        " coalesce(($2::jsonb->>'backoff_base_seconds')::float8, 2),"
-        " coalesce(($2::jsonb->>'backoff_max_seconds')::float8, 3600),"
-        " coalesce(($2::jsonb->>'timeout_seconds')::integer, 1800),"
-        " coalesce(($2::jsonb->>'priority')::integer, 50),"
-        " coalesce(($2::jsonb->>'retention')::interval, '7 days'),"
-        " $2::jsonb->'payload_schema', $2::jsonb->>'description') t",
-        2, params, 0);
+    return query_reply(req, 200,
+                       "SELECT to_jsonb(t)::text FROM spool.register_type($1,"
+                       " coalesce(($2::jsonb->>'max_attempts')::integer, 5),"
+                       " coalesce(($2::jsonb->>'backoff_base_seconds')::float8, 2),"
+                       " coalesce(($2::jsonb->>'backoff_max_seconds')::float8, 3600),"
+                       " coalesce(($2::jsonb->>'timeout_seconds')::integer, 1800),"
+                       " coalesce(($2::jsonb->>'priority')::integer, 50),"
+                       " coalesce(($2::jsonb->>'retention')::interval, '7 days'),"
+                       " $2::jsonb->'payload_schema', $2::jsonb->>'description') t",
+                       2, params, 0);
 }
 
 static int h_stats(srv_req *req)

@@ -14,13 +14,13 @@
 #define AUTH_SLOTS 4096
 
 typedef struct {
-    char hash[65];      /* empty: free slot */
-    bool valid;         /* false: a cached "no such token" */
+    char hash[65]; /* empty: free slot */
+    bool valid;    /* false: a cached "no such token" */
     char role[16];
     char tenant[201];
     char id[40];
     int64_t expires_us;
-    double tokens;      /* rate-limit bucket */
+    double tokens; /* rate-limit bucket */
     int64_t refilled_us;
 } auth_slot;
 
@@ -56,9 +56,10 @@ void srv_auth_free(srv_auth *a)
 
 static unsigned slot_index(const char *hash)
 {
-    return (unsigned)strtoul((char[9]){hash[0], hash[1], hash[2], hash[3], hash[4], hash[5],
-                                       hash[6], hash[7], 0},
-                             NULL, 16) % AUTH_SLOTS;
+    return (unsigned)strtoul(
+               (char[9]){hash[0], hash[1], hash[2], hash[3], hash[4], hash[5], hash[6], hash[7], 0},
+               NULL, 16) %
+           AUTH_SLOTS;
 }
 
 /* Looks the hash up in the database; fills slot (valid or not). 0, or a pool/db error. */
@@ -70,7 +71,8 @@ static int lookup(srv_req *req, const char *hash, auth_slot *slot)
     if (rc != 0)
         return rc;
     const char *params[] = {hash};
-    rc = sp_db_exec_params(db, "SELECT id, role, tenant FROM spool.token_lookup($1)", 1, params, &res);
+    rc = sp_db_exec_params(db, "SELECT id, role, tenant FROM spool.token_lookup($1)", 1, params,
+                           &res);
     srv_pool_put(req->srv->pool, db, rc == SP_E_CONN);
     if (rc != 0)
         return rc;

@@ -45,9 +45,9 @@ static int run_one(sp_db *db, srv_batch_item *it)
 {
     sp_db_res *res = NULL;
     const char *params[] = {it->body, it->key, it->key ? it->hash : NULL, it->tenant};
-    int rc = sp_db_exec_params(db,
-                               "SELECT created, job::text FROM spool.api_submit($1::jsonb, $2, $3, $4)",
-                               4, params, &res);
+    int rc = sp_db_exec_params(
+        db, "SELECT created, job::text FROM spool.api_submit($1::jsonb, $2, $3, $4)", 4, params,
+        &res);
     if (rc != 0) {
         set_error(it, rc, db);
         return rc;

@@ -19,12 +19,12 @@
 
 typedef struct srv_batch_item {
     /* in (borrowed) */
-    const char *body; /* a JSON object */
+    const char *body;                /* a JSON object */
     const char *key, *hash, *tenant; /* NULL when absent */
     /* out */
-    int rc;           /* 0, SP_E_DB (see sqlstate…), SP_E_CONN or SP_E_RANGE (pool) */
+    int rc; /* 0, SP_E_DB (see sqlstate…), SP_E_CONN or SP_E_RANGE (pool) */
     bool created;
-    char *json;       /* owned: the job, on success */
+    char *json; /* owned: the job, on success */
     char sqlstate[6];
     char message[512];
     char detail[256];

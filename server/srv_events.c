@@ -54,8 +54,8 @@ struct srv_events {
     _Atomic int64_t watermark;
     int wake_fd[2];
     /* hole tracking (hub thread only) */
-    int64_t hole_at;       /* the missing id being waited on; 0 = none */
-    int hole_obs;          /* reads that have seen it */
+    int64_t hole_at; /* the missing id being waited on; 0 = none */
+    int hole_obs;    /* reads that have seen it */
     uint64_t hole_ref_xmax;
 };
 
@@ -133,8 +133,8 @@ static bool eq_or_any(const char *want, const char *have)
 bool srv_events_filter_match(const srv_sub_filter *f, const char *type, const char *queue,
                              const char *status, const char *customer_id, const char *job_ids)
 {
-    if (!eq_or_any(f->type, type) || !eq_or_any(f->queue, queue) ||
-        !eq_or_any(f->status, status) || !eq_or_any(f->tenant, customer_id))
+    if (!eq_or_any(f->type, type) || !eq_or_any(f->queue, queue) || !eq_or_any(f->status, status) ||
+        !eq_or_any(f->tenant, customer_id))
         return false;
     if (f->job_id[0] != '\0') {
         /* job_ids is "{uuid,uuid,…}": a uuid is matched as a whole element. */
@@ -150,8 +150,8 @@ bool srv_events_filter_match(const srv_sub_filter *f, const char *type, const ch
 
 /* ---- subscribers ---------------------------------------------------------------------- */
 
-int srv_events_subscribe(srv_events *ev, const srv_sub_filter *f, void (*wake)(void *),
-                         void *arg, srv_sub **out, int64_t *watermark)
+int srv_events_subscribe(srv_events *ev, const srv_sub_filter *f, void (*wake)(void *), void *arg,
+                         srv_sub **out, int64_t *watermark)
 {
     srv_sub *s = calloc(1, sizeof(*s));
     if (s == NULL)

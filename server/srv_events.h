@@ -31,10 +31,10 @@ typedef struct srv_sub srv_sub;
 typedef struct srv_msg srv_msg;
 
 typedef struct {
-    int queue_events;    /* per-subscriber queue bound */
-    int heartbeat_ms;    /* idle streams get a comment this often */
+    int queue_events; /* per-subscriber queue bound */
+    int heartbeat_ms; /* idle streams get a comment this often */
     int max_subscribers;
-    int poll_ms;         /* fallback read when no notification comes */
+    int poll_ms; /* fallback read when no notification comes */
     int connect_timeout_s;
 } srv_events_config;
 
@@ -76,8 +76,7 @@ typedef enum {
 /* Takes the next message. With sleep_if_empty, an empty queue marks the subscriber
  * sleeping and calls before_sleep(arg) under the subscriber lock (so that a wake cannot
  * slip between the check and the suspend). */
-srv_sub_state srv_sub_pop(srv_sub *sub, srv_msg **msg, void (*before_sleep)(void *arg),
-                          void *arg);
+srv_sub_state srv_sub_pop(srv_sub *sub, srv_msg **msg, void (*before_sleep)(void *arg), void *arg);
 bool srv_sub_dropped(srv_sub *sub);
 
 const char *srv_msg_frame(const srv_msg *m, size_t *len);

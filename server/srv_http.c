@@ -148,10 +148,9 @@ enum MHD_Result srv_reply_sql_error(srv_req *req, int rc, const char *state, con
         int status;
         const char *code;
     } map[] = {
-        {"SP400", 400, "malformed"},  {"SP404", 404, "not_found"},
-        {"SP409", 409, "conflict"},   {"SP410", 409, "stale_lease"},
-        {"SP422", 422, "invalid"},    {"22P02", 400, "malformed"},
-        {"22023", 422, "invalid"},    {"23505", 409, "conflict"},
+        {"SP400", 400, "malformed"},   {"SP404", 404, "not_found"}, {"SP409", 409, "conflict"},
+        {"SP410", 409, "stale_lease"}, {"SP422", 422, "invalid"},   {"22P02", 400, "malformed"},
+        {"22023", 422, "invalid"},     {"23505", 409, "conflict"},
     };
     for (size_t i = 0; rc == SP_E_DB && state != NULL && i < sizeof map / sizeof map[0]; i++) {
         if (strcmp(state, map[i].state) != 0)
@@ -169,8 +168,9 @@ enum MHD_Result srv_reply_sql_error(srv_req *req, int rc, const char *state, con
         return srv_reply_error(req, map[i].status, map[i].code, out, details);
     }
     char q[512];
-    sp_log_write(SP_LOG_ERROR, "http", "db_error", "request_id=%s route=%s rc=%d sqlstate=%s message=%s",
-                 req->request_id, req->route_name, rc, state ? state : "",
+    sp_log_write(SP_LOG_ERROR, "http", "db_error",
+                 "request_id=%s route=%s rc=%d sqlstate=%s message=%s", req->request_id,
+                 req->route_name, rc, state ? state : "",
                  sp_log_quote(msg ? msg : "", q, sizeof q));
     return srv_reply_error(req, 500, "internal", "internal error; see the server log", NULL);
 }
@@ -203,11 +203,13 @@ static enum MHD_Result dispatch(srv_req *req)
         return srv_reply_error(req, 404, "not_found", "no such route", NULL);
     if (r == SRV_ROUTE_BAD_METHOD) {
         pending_allow = allow;
-        return srv_reply_error(req, 405, "method_not_allowed", "method not allowed on this route", NULL);
+        return srv_reply_error(req, 405, "method_not_allowed", "method not allowed on this route",
+                               NULL);
     }
     req->route_name = req->match.route->name;
     if (req->too_large)
-        return srv_reply_error(req, 413, "body_too_large", "request body exceeds max_body_bytes", NULL);
+        return srv_reply_error(req, 413, "body_too_large", "request body exceeds max_body_bytes",
+                               NULL);
     enum MHD_Result ret;
     if (!srv_auth_check(req->srv->auth, req, req->match.route->auth, &ret))
         return ret;
@@ -215,9 +217,8 @@ static enum MHD_Result dispatch(srv_req *req)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
     (void)version;
     srv_server *srv = cls;
@@ -238,7 +239,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         const char *cl = srv_header(req, "Content-Length");
         if (cl != NULL && strtoull(cl, NULL, 10) > srv->max_body) {
             req->too_large = true;
-            return srv_reply_error(req, 413, "body_too_large", "request body exceeds max_body_bytes", NULL);
+            return srv_reply_error(req, 413, "body_too_large",
+                                   "request body exceeds max_body_bytes", NULL);
         }
         return MHD_YES;
     }
@@ -249,7 +251,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             if (sp_buf_append(req->body, upload_data, *upload_data_size) != 0) {
                 req->too_large = true;
                 *upload_data_size = 0;
-                return srv_reply_error(req, 413, "body_too_large", "request body exceeds max_body_bytes", NULL);
+                return srv_reply_error(req, 413, "body_too_large",
+                                       "request body exceeds max_body_bytes", NULL);
             }
         }
         *upload_data_size = 0;
@@ -321,7 +324,8 @@ int srv_http_start(srv_server *srv, const char *listen, char *err, size_t errlen
     struct sockaddr_storage ss;
     socklen_t sl;
     if (parse_listen(listen, &ss, &sl) != 0) {
-        snprintf(err, errlen, "listen must be HOST:PORT with a numeric address, not \"%s\"", listen);
+        snprintf(err, errlen, "listen must be HOST:PORT with a numeric address, not \"%s\"",
+                 listen);
         return SP_E_INVAL;
     }
     uint32_t seed = (uint32_t)time(NULL) ^ (uint32_t)srv_now_us();

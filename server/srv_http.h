@@ -41,21 +41,21 @@ typedef struct srv_server {
 typedef struct srv_req {
     struct MHD_Connection *conn;
     srv_server *srv;
-    const char *method;      /* borrowed from MHD */
+    const char *method; /* borrowed from MHD */
     char path[512];
     char request_id[65];
-    srv_match match;         /* the route and its {params} */
-    const char *route_name;  /* for logs and metrics; "unmatched" until routed */
-    sp_buf *body;            /* bounded by max_body_bytes */
+    srv_match match;        /* the route and its {params} */
+    const char *route_name; /* for logs and metrics; "unmatched" until routed */
+    sp_buf *body;           /* bounded by max_body_bytes */
     bool too_large;
     bool answered;
-    int status;              /* the status sent */
+    int status; /* the status sent */
     int64_t start_us;
     /* Who is calling (set by srv_auth before the handler runs). */
-    char role[16];           /* admin, client, worker */
-    char tenant[201];        /* empty: all tenants */
+    char role[16];    /* admin, client, worker */
+    char tenant[201]; /* empty: all tenants */
     char token_id[40];
-    bool streaming;          /* an SSE response: logged when it ends */
+    bool streaming; /* an SSE response: logged when it ends */
 } srv_req;
 
 /* Starts listening on "HOST:PORT" with the settings of srv->cfg. */
@@ -78,8 +78,8 @@ enum MHD_Result srv_reply_error(srv_req *req, int status, const char *code, cons
 enum MHD_Result srv_reply_db_error(srv_req *req, sp_db *db, int rc);
 /* The same from saved error fields (rc SP_E_DB with sqlstate/message/detail, or SP_E_CONN
  * / SP_E_RANGE for 503). */
-enum MHD_Result srv_reply_sql_error(srv_req *req, int rc, const char *sqlstate,
-                                    const char *message, const char *detail);
+enum MHD_Result srv_reply_sql_error(srv_req *req, int rc, const char *sqlstate, const char *message,
+                                    const char *detail);
 /* Answers with a body of another type (copied), e.g. Prometheus text. */
 enum MHD_Result srv_reply_text(srv_req *req, int status, const char *text, size_t len,
                                const char *content_type);

@@ -117,7 +117,8 @@ static void label(char *out, size_t outlen, const char *v)
 static int scrape_job_histograms(sp_db *db)
 {
     static const char sql[] =
-        "WITH w AS (SELECT coalesce(nullif($1, '')::timestamptz, now() - interval '1 minute') AS lo, now() AS hi)"
+        "WITH w AS (SELECT coalesce(nullif($1, '')::timestamptz, now() - interval '1 minute') AS "
+        "lo, now() AS hi)"
         " SELECT (SELECT hi FROM w)::text,"
         "        extract(epoch FROM started_at - greatest(created_at, run_at))::float8,"
         "        extract(epoch FROM finished_at - started_at)::float8"
@@ -234,7 +235,8 @@ int srv_metrics_render(srv_server *srv, sp_db *db, sp_buf *out)
     if (rc == 0)
         rc = render_hist(out, "spool_job_wait_seconds",
                          "Time from a job becoming runnable to its start (jobs finished since "
-                         "this spoold started).", wait_hist, wait_count, wait_sum);
+                         "this spoold started).",
+                         wait_hist, wait_count, wait_sum);
     if (rc == 0)
         rc = render_hist(out, "spool_job_run_seconds", "Time from a job's start to its end.",
                          run_hist, run_count, run_sum);
@@ -247,12 +249,14 @@ int srv_metrics_render(srv_server *srv, sp_db *db, sp_buf *out)
         const char *name = r < srv_nroutes ? srv_routes[r].name : "unmatched";
         for (size_t s = 0; rc == 0 && s < NSTATUS; s++)
             if (routes[r].count[s] > 0)
-                rc = sp_buf_appendf(out, "spool_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+                rc = sp_buf_appendf(out,
+                                    "spool_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
                                     name, status_codes[s], (unsigned long long)routes[r].count[s]);
     }
     if (rc == 0)
-        rc = sp_buf_appends(out, "# HELP spool_http_request_duration_seconds HTTP request "
-                                 "latency by route.\n# TYPE spool_http_request_duration_seconds histogram\n");
+        rc = sp_buf_appends(
+            out, "# HELP spool_http_request_duration_seconds HTTP request "
+                 "latency by route.\n# TYPE spool_http_request_duration_seconds histogram\n");
     for (size_t r = 0; rc == 0 && r <= MAX_ROUTES; r++) {
         if (routes[r].total == 0)
             continue;
@@ -260,31 +264,35 @@ int srv_metrics_render(srv_server *srv, sp_db *db, sp_buf *out)
         uint64_t cum = 0;
         for (size_t b = 0; rc == 0 && b < NHB; b++) {
             cum += routes[r].bucket[b];
-            rc = sp_buf_appendf(out, "spool_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-                                name, http_buckets[b], (unsigned long long)cum);
+            rc = sp_buf_appendf(
+                out, "spool_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+                name, http_buckets[b], (unsigned long long)cum);
         }
         if (rc == 0)
-            rc = sp_buf_appendf(out,
-                                "spool_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
-                                "spool_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
-                                "spool_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
-                                name, (unsigned long long)routes[r].total, name, routes[r].sum, name,
-                                (unsigned long long)routes[r].total);
+            rc = sp_buf_appendf(
+                out,
+                "spool_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
+                "spool_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
+                "spool_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+                name, (unsigned long long)routes[r].total, name, routes[r].sum, name,
+                (unsigned long long)routes[r].total);
     }
     pthread_mutex_unlock(&mu);
     int in_use = 0, size = 0;
     srv_pool_usage(srv->pool, &in_use, &size);
     if (rc == 0)
-        rc = sp_buf_appendf(out,
-                            "# HELP spool_sse_subscribers Open event streams.\n# TYPE spool_sse_subscribers gauge\n"
-                            "spool_sse_subscribers %zu\n"
-                            "# HELP spool_sse_dropped_total Streams ended because the subscriber fell behind.\n"
-                            "# TYPE spool_sse_dropped_total counter\nspool_sse_dropped_total %llu\n"
-                            "# HELP spool_db_pool_in_use Database connections in use.\n# TYPE spool_db_pool_in_use gauge\n"
-                            "spool_db_pool_in_use %d\n# HELP spool_db_pool_size Database connections in the pool.\n"
-                            "# TYPE spool_db_pool_size gauge\nspool_db_pool_size %d\n",
-                            srv->events ? srv_events_subscriber_count(srv->events) : 0,
-                            (unsigned long long)(srv->events ? srv_events_dropped_count(srv->events) : 0),
-                            in_use, size);
+        rc = sp_buf_appendf(
+            out,
+            "# HELP spool_sse_subscribers Open event streams.\n# TYPE spool_sse_subscribers gauge\n"
+            "spool_sse_subscribers %zu\n"
+            "# HELP spool_sse_dropped_total Streams ended because the subscriber fell behind.\n"
+            "# TYPE spool_sse_dropped_total counter\nspool_sse_dropped_total %llu\n"
+            "# HELP spool_db_pool_in_use Database connections in use.\n# TYPE spool_db_pool_in_use "
+            "gauge\n"
+            "spool_db_pool_in_use %d\n# HELP spool_db_pool_size Database connections in the pool.\n"
+            "# TYPE spool_db_pool_size gauge\nspool_db_pool_size %d\n",
+            srv->events ? srv_events_subscriber_count(srv->events) : 0,
+            (unsigned long long)(srv->events ? srv_events_dropped_count(srv->events) : 0), in_use,
+            size);
     return rc;
 }

@@ -124,7 +124,8 @@ int srv_pool_get(srv_pool *p, sp_db **db)
         int rc = sp_db_connect(p->slots[i].db, p->url, p->connect_timeout_s);
         pthread_mutex_lock(&p->mu);
         if (rc != 0) {
-            p->backoff_ms = p->backoff_ms == 0 ? 250 : (p->backoff_ms * 2 > 5000 ? 5000 : p->backoff_ms * 2);
+            p->backoff_ms =
+                p->backoff_ms == 0 ? 250 : (p->backoff_ms * 2 > 5000 ? 5000 : p->backoff_ms * 2);
             p->down_until_ms = now_ms() + p->backoff_ms;
             p->free_idx[p->nfree++] = i;
             pthread_cond_signal(&p->cv);

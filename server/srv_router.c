@@ -53,8 +53,8 @@ srv_route_result srv_router_match(const srv_route *table, size_t n, const char *
         }
         path_known = true;
         if (allowlen > used) {
-            int w = snprintf(allow + used, allowlen - used, "%s%s", used ? ", " : "",
-                             table[i].method);
+            int w =
+                snprintf(allow + used, allowlen - used, "%s%s", used ? ", " : "", table[i].method);
             if (w > 0)
                 used += (size_t)w < allowlen - used ? (size_t)w : allowlen - used - 1;
         }

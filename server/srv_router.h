@@ -24,8 +24,8 @@ typedef enum {
 
 typedef struct {
     const char *method;
-    const char *pattern;   /* e.g. "/v1/jobs/{id}" */
-    const char *name;      /* metric label, e.g. "jobs_get" */
+    const char *pattern; /* e.g. "/v1/jobs/{id}" */
+    const char *name;    /* metric label, e.g. "jobs_get" */
     srv_auth_need auth;
     int (*handler)(struct srv_req *req);
 } srv_route;
@@ -38,8 +38,8 @@ typedef struct {
 
 typedef enum {
     SRV_ROUTE_FOUND = 0,
-    SRV_ROUTE_NOT_FOUND,       /* no pattern matches the path: 404 */
-    SRV_ROUTE_BAD_METHOD,      /* the path matches, the method does not: 405 */
+    SRV_ROUTE_NOT_FOUND,  /* no pattern matches the path: 404 */
+    SRV_ROUTE_BAD_METHOD, /* the path matches, the method does not: 405 */
 } srv_route_result;
 
 /* The route table of spoold (defined in srv_api.c) and its length. */

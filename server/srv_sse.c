@@ -22,19 +22,19 @@ typedef struct {
     srv_sub *sub;
     struct MHD_Connection *conn;
     srv_sub_filter f;
-    bool per_job, history;    /* history: a per-job stream replaying the job's past */
+    bool per_job, history; /* history: a per-job stream replaying the job's past */
     bool replaying, done;
     int64_t replay_after, replay_upto, min_id;
     srv_msg *cur;
     size_t cur_off;
-    sp_buf *out;              /* prelude, replay pages and heartbeats waiting to go out */
+    sp_buf *out; /* prelude, replay pages and heartbeats waiting to go out */
     size_t out_off;
 } sse_stream;
 
 static bool final_status(const char *s)
 {
-    return s != NULL && (strcmp(s, "completed") == 0 || strcmp(s, "dead") == 0 ||
-                         strcmp(s, "cancelled") == 0);
+    return s != NULL &&
+           (strcmp(s, "completed") == 0 || strcmp(s, "dead") == 0 || strcmp(s, "cancelled") == 0);
 }
 
 static void on_wake(void *arg)
@@ -75,12 +75,14 @@ static void replay_page(sse_stream *st)
             " ORDER BY e.id LIMIT $4::integer",
             4, params, &res);
     } else {
-        const char *params[] = {after, upto,
+        const char *params[] = {after,
+                                upto,
                                 st->f.job_id[0] ? st->f.job_id : NULL,
                                 st->f.type[0] ? st->f.type : NULL,
                                 st->f.queue[0] ? st->f.queue : NULL,
                                 st->f.status[0] ? st->f.status : NULL,
-                                st->f.tenant[0] ? st->f.tenant : NULL, lim};
+                                st->f.tenant[0] ? st->f.tenant : NULL,
+                                lim};
         rc = sp_db_exec_params(db,
                                "SELECT id, kind, status, msg FROM spool.events_replay($1::bigint,"
                                " $2::bigint, $3::uuid, $4, $5, $6, $7, $8::integer)",
@@ -168,8 +170,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
             continue;
         case SRV_SUB_END:
             if (srv_sub_dropped(st->sub))
-                sp_log_write(SP_LOG_WARN, "sse", "subscriber_dropped",
-                             "reason=%s", "queue full (client too slow)");
+                sp_log_write(SP_LOG_WARN, "sse", "subscriber_dropped", "reason=%s",
+                             "queue full (client too slow)");
             return MHD_CONTENT_READER_END_OF_STREAM;
         case SRV_SUB_EMPTY:
             return 0; /* suspended until the hub wakes it */
@@ -230,12 +232,13 @@ enum MHD_Result srv_sse_start(srv_req *req, const srv_sse_params *p)
             srv_pool_put(req->srv->pool, db, qrc == SP_E_CONN);
             const char *v = qrc == 0 ? sp_db_res_value(res, 0, 0) : NULL;
             if (v != NULL && strtoll(v, NULL, 10) > p->last_event_id + 1)
-                brc = sp_buf_appendf(st->out, ": events before %s were pruned; resuming there\n\n", v);
+                brc = sp_buf_appendf(st->out, ": events before %s were pruned; resuming there\n\n",
+                                     v);
             sp_db_res_free(res);
         }
     }
-    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 2048, stream_read,
-                                                               st, stream_free);
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 2048, stream_read, st, stream_free);
     if (r == NULL) {
         stream_free(st);
         return MHD_NO;

@@ -18,8 +18,8 @@
 #include "srv_http.h"
 
 typedef struct {
-    srv_sub_filter filter;  /* job_id set for a per-job stream */
-    int64_t last_event_id;  /* -1: none */
+    srv_sub_filter filter; /* job_id set for a per-job stream */
+    int64_t last_event_id; /* -1: none */
 } srv_sse_params;
 
 /* Queues the stream response (or an error reply: 503 when too many subscribers or the hub

@@ -53,8 +53,8 @@ static void test_job_in_batch(void **state)
 static void test_frame(void **state)
 {
     (void)state;
-    srv_msg *m = srv_msg_new(42, "completed", "completed", "t", "q", NULL, "{" A "}",
-                             "{\"id\":42}");
+    srv_msg *m =
+        srv_msg_new(42, "completed", "completed", "t", "q", NULL, "{" A "}", "{\"id\":42}");
     assert_non_null(m);
     size_t len;
     const char *f = srv_msg_frame(m, &len);

@@ -33,16 +33,21 @@ static void test_match_and_capture(void **state)
     (void)state;
     srv_match m;
     char allow[64];
-    assert_int_equal(srv_router_match(table, N, "GET", "/v1/jobs", &m, allow, sizeof allow), SRV_ROUTE_FOUND);
+    assert_int_equal(srv_router_match(table, N, "GET", "/v1/jobs", &m, allow, sizeof allow),
+                     SRV_ROUTE_FOUND);
     assert_string_equal(m.route->name, "list");
-    assert_int_equal(srv_router_match(table, N, "GET", "/v1/jobs/abc", &m, allow, sizeof allow), SRV_ROUTE_FOUND);
+    assert_int_equal(srv_router_match(table, N, "GET", "/v1/jobs/abc", &m, allow, sizeof allow),
+                     SRV_ROUTE_FOUND);
     assert_string_equal(m.route->name, "get");
     assert_int_equal(m.nparams, 1);
     assert_string_equal(m.params[0], "abc");
-    assert_int_equal(srv_router_match(table, N, "POST", "/v1/jobs/x-1/cancel", &m, allow, sizeof allow), SRV_ROUTE_FOUND);
+    assert_int_equal(
+        srv_router_match(table, N, "POST", "/v1/jobs/x-1/cancel", &m, allow, sizeof allow),
+        SRV_ROUTE_FOUND);
     assert_string_equal(m.params[0], "x-1");
     /* A literal segment wins when listed, but {id} also matches it for other methods. */
-    assert_int_equal(srv_router_match(table, N, "POST", "/v1/jobs/batch", &m, allow, sizeof allow), SRV_ROUTE_FOUND);
+    assert_int_equal(srv_router_match(table, N, "POST", "/v1/jobs/batch", &m, allow, sizeof allow),
+                     SRV_ROUTE_FOUND);
     assert_string_equal(m.route->name, "batch");
 }
 
@@ -51,16 +56,22 @@ static void test_not_found_and_method(void **state)
     (void)state;
     srv_match m;
     char allow[64];
-    assert_int_equal(srv_router_match(table, N, "GET", "/v1/job", &m, allow, sizeof allow), SRV_ROUTE_NOT_FOUND);
-    assert_int_equal(srv_router_match(table, N, "GET", "/v1/jobs/", &m, allow, sizeof allow), SRV_ROUTE_NOT_FOUND);
-    assert_int_equal(srv_router_match(table, N, "GET", "/v1/jobs/a/b", &m, allow, sizeof allow), SRV_ROUTE_NOT_FOUND);
-    assert_int_equal(srv_router_match(table, N, "GET", "", &m, allow, sizeof allow), SRV_ROUTE_NOT_FOUND);
-    assert_int_equal(srv_router_match(table, N, "DELETE", "/v1/jobs", &m, allow, sizeof allow), SRV_ROUTE_BAD_METHOD);
+    assert_int_equal(srv_router_match(table, N, "GET", "/v1/job", &m, allow, sizeof allow),
+                     SRV_ROUTE_NOT_FOUND);
+    assert_int_equal(srv_router_match(table, N, "GET", "/v1/jobs/", &m, allow, sizeof allow),
+                     SRV_ROUTE_NOT_FOUND);
+    assert_int_equal(srv_router_match(table, N, "GET", "/v1/jobs/a/b", &m, allow, sizeof allow),
+                     SRV_ROUTE_NOT_FOUND);
+    assert_int_equal(srv_router_match(table, N, "GET", "", &m, allow, sizeof allow),
+                     SRV_ROUTE_NOT_FOUND);
+    assert_int_equal(srv_router_match(table, N, "DELETE", "/v1/jobs", &m, allow, sizeof allow),
+                     SRV_ROUTE_BAD_METHOD);
     assert_string_equal(allow, "GET, POST");
     /* A segment longer than the bound never matches a parameter. */
     char longpath[400] = "/v1/jobs/";
     memset(longpath + 9, 'a', 250);
-    assert_int_equal(srv_router_match(table, N, "GET", longpath, &m, allow, sizeof allow), SRV_ROUTE_NOT_FOUND);
+    assert_int_equal(srv_router_match(table, N, "GET", longpath, &m, allow, sizeof allow),
+                     SRV_ROUTE_NOT_FOUND);
 }
 
 /* Reads path/method pairs out of the OpenAPI document: paths at two spaces of indent,
@@ -87,7 +98,8 @@ static size_t doc_routes(char out[][2][128], size_t max)
             char m[16];
             if (sscanf(line + 4, "%15[a-z]:", m) == 1 &&
                 (!strcmp(m, "get") || !strcmp(m, "post") || !strcmp(m, "put") ||
-                 !strcmp(m, "delete") || !strcmp(m, "patch")) && n < max) {
+                 !strcmp(m, "delete") || !strcmp(m, "patch")) &&
+                n < max) {
                 snprintf(out[n][0], 128, "%s", m);
                 snprintf(out[n][1], 128, "%s", path);
                 n++;
@@ -110,7 +122,8 @@ static void test_openapi_matches_router(void **state)
             found = found || (!strcasecmp(doc[j][0], srv_routes[i].method) &&
                               !strcmp(doc[j][1], srv_routes[i].pattern));
         if (!found)
-            fail_msg("route %s %s is not in docs/openapi.yaml", srv_routes[i].method, srv_routes[i].pattern);
+            fail_msg("route %s %s is not in docs/openapi.yaml", srv_routes[i].method,
+                     srv_routes[i].pattern);
     }
     for (size_t j = 0; j < n; j++) {
         bool found = false;
@@ -118,7 +131,8 @@ static void test_openapi_matches_router(void **state)
             found = found || (!strcasecmp(doc[j][0], srv_routes[i].method) &&
                               !strcmp(doc[j][1], srv_routes[i].pattern));
         if (!found)
-            fail_msg("docs/openapi.yaml documents %s %s, which spoold does not serve", doc[j][0], doc[j][1]);
+            fail_msg("docs/openapi.yaml documents %s %s, which spoold does not serve", doc[j][0],
+                     doc[j][1]);
     }
     assert_int_equal(n, srv_nroutes);
 }

@@ -52,7 +52,8 @@ static void test_token_shape(void **state)
     assert_memory_equal(a, "spool_", 6);
     assert_string_not_equal(a, b);
     for (const char *p = a + 6; *p; p++)
-        assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", *p));
+        assert_non_null(
+            strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", *p));
     assert_int_equal(sp_token_generate(small, sizeof small), SP_E_RANGE);
     char h1[65], h2[65];
     sp_token_hash(a, h1);
