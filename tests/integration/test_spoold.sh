@@ -360,6 +360,33 @@ check "metrics after load: job gauges, histograms, SSE and pool gauges" \
 grep -q 'spool_' "$TMP"/spoold-*.log && leaked=$(grep -c "$ADMIN" "$TMP"/spoold-*.log | awk -F: '{s+=$2} END {print s}')
 check "tokens never reach the log" eval '[ "${leaked:-0}" = 0 ]'
 
+# ---- maintenance: one leader per database, another takes over when it dies --------------------------
+M1PORT=$(free_port)
+start_spoold "$M1PORT" --maintenance-interval 200ms || exit 1
+M1=$SPID
+M2PORT=$(free_port)
+start_spoold "$M2PORT" --maintenance-interval 200ms || exit 1
+M2=$SPID
+leader_pid() {
+    psql -c "SELECT a.application_name || ':' || l.pid FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+              WHERE l.locktype = 'advisory' AND l.classid = 1397772111 AND l.objid = 10 AND l.granted"
+}
+sleep 1
+first=$(leader_pid)
+n_leaders=$(psql -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1397772111 AND objid = 10 AND granted")
+# The main spoold holds it already (started first); stop it and the two new ones compete.
+kill -TERM "$MAIN_PID"; wait "$MAIN_PID" 2>/dev/null
+sleep 1.5
+second=$(leader_pid)
+kill -9 "$M1" "$M2" 2>/dev/null
+wait "$M1" "$M2" 2>/dev/null
+start_spoold "$PORT" --maintenance-interval 200ms || exit 1
+MAIN_PID=$SPID
+sleep 1.5
+third=$(leader_pid)
+check "maintenance: exactly one leader, and another spoold takes over when the leader stops or dies" \
+    eval '[ "$n_leaders" = 1 ] && [ -n "$first" ] && [ -n "$second" ] && [ "$first" != "$second" ] && [ -n "$third" ] && [ "$third" != "$second" ]'
+
 kill -TERM "$MAIN_PID"; wait "$MAIN_PID" 2>/dev/null
 echo "# spoold: $passed passed, $failed failed"
 [ "$failed" = 0 ]
