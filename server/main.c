@@ -208,12 +208,14 @@ int main(int argc, char **argv)
     srv.cfg = cfg;
     srv.database_url = strdup(sp_config_string(cfg, "database_url"));
     srv.max_body = (size_t)sp_config_int(cfg, "max_body_bytes");
+    srv.max_batch_jobs = (int)sp_config_int(cfg, "max_batch_jobs");
     int connect_timeout_s = (int)(sp_config_duration_ms(cfg, "connect_timeout") / 1000);
     if (connect_timeout_s < 1)
         connect_timeout_s = 1;
     if (srv.database_url == NULL ||
         srv_pool_new(&srv.pool, srv.database_url, (int)sp_config_int(cfg, "pool_size"),
-                     (int)sp_config_duration_ms(cfg, "pool_wait"), connect_timeout_s) != 0 ||
+                     (int)sp_config_duration_ms(cfg, "pool_wait"), connect_timeout_s,
+                     (int)sp_config_duration_ms(cfg, "statement_timeout")) != 0 ||
         srv_auth_new(
             &srv.auth, sp_config_bool(cfg, "auth"), (int)sp_config_duration_ms(cfg, "auth_cache"),
             (int)sp_config_int(cfg, "rate_limit"), (int)sp_config_int(cfg, "rate_burst")) != 0) {

@@ -18,6 +18,7 @@
 #include "srv_batch.h"
 #include "srv_http.h"
 #include "srv_metrics.h"
+#include "srv_params.h"
 #include "srv_pool.h"
 #include "srv_router.h"
 #include "srv_sse.h"
@@ -50,21 +51,6 @@ static enum MHD_Result query_reply(srv_req *req, int status, const char *sql, in
         ret = srv_reply_json(req, status, v ? v : "null", v ? strlen(v) : 4);
     sp_db_res_free(res);
     return ret;
-}
-
-static bool is_uuid(const char *s)
-{
-    if (strlen(s) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return false;
-        } else if (!isxdigit((unsigned char)s[i])) {
-            return false;
-        }
-    }
-    return true;
 }
 
 /* The body parsed as JSON; answers 400 and returns NULL when it is missing or malformed. */
@@ -139,27 +125,32 @@ static int h_readyz(srv_req *req)
     return srv_reply_json(req, 200, ok, sizeof ok - 1);
 }
 
+/* GET /metrics: always 200 while the process can render; job figures need the database
+ * (spool_database_up says whether they are there), the rest is in memory. */
 static int h_metrics(srv_req *req)
 {
     sp_db *db = NULL;
     sp_buf *out = NULL;
-    int rc = srv_pool_get(req->srv->pool, &db);
-    if (rc != 0)
-        return srv_reply_unavailable(req, rc);
-    if (sp_buf_new(&out, 4 * 1024 * 1024) != 0) {
-        srv_pool_put(req->srv->pool, db, 0);
+    if (sp_buf_new(&out, 4 * 1024 * 1024) != 0)
         return srv_reply_error(req, 503, "unavailable", "out of memory", NULL);
+    if (srv_pool_get(req->srv->pool, &db) != 0)
+        db = NULL;
+    int db_rc = 0;
+    int rc = srv_metrics_render(req->srv, db, out, &db_rc);
+    if (db_rc == SP_E_DB) {
+        char q[256];
+        sp_log_write(SP_LOG_WARN, "metrics", "db_error", "request_id=%s sqlstate=%s message=%s",
+                     req->request_id, sp_db_err_sqlstate(db),
+                     sp_log_quote(sp_db_err_message(db), q, sizeof q));
     }
-    rc = srv_metrics_render(req->srv, db, out);
+    if (db != NULL)
+        srv_pool_put(req->srv->pool, db, db_rc == SP_E_CONN);
     enum MHD_Result ret;
-    if (rc == SP_E_DB || rc == SP_E_CONN)
-        ret = srv_reply_db_error(req, db, rc);
-    else if (rc != 0)
+    if (rc != 0)
         ret = srv_reply_error(req, 500, "internal", "metrics output exceeded its bound", NULL);
     else
         ret = srv_reply_text(req, 200, sp_buf_data(out), sp_buf_len(out),
                              "text/plain; version=0.0.4; charset=utf-8");
-    srv_pool_put(req->srv->pool, db, rc == SP_E_CONN);
     sp_buf_free(out);
     return ret;
 }
@@ -225,6 +216,14 @@ static int h_submit_batch(srv_req *req)
                                NULL);
     if (n == 0)
         return srv_reply_error(req, 422, "invalid", "the batch is empty", NULL);
+    if (n > (size_t)req->srv->max_batch_jobs) {
+        char msg[128], details[128];
+        snprintf(msg, sizeof msg, "a batch holds at most %d jobs (max_batch_jobs)",
+                 req->srv->max_batch_jobs);
+        snprintf(details, sizeof details, "{\"jobs\":%zu,\"max_batch_jobs\":%d}", n,
+                 req->srv->max_batch_jobs);
+        return srv_reply_error(req, 422, "invalid", msg, details);
+    }
     const char *body = body_text(req);
     if (body == NULL)
         return srv_reply_error(req, 413, "body_too_large", "request body exceeds max_body_bytes",
@@ -237,7 +236,7 @@ static int h_submit_batch(srv_req *req)
 static int h_job_get(srv_req *req)
 {
     const char *id = req->match.params[0];
-    if (!is_uuid(id))
+    if (!srv_params_is_uuid(id))
         return srv_reply_error(req, 404, "not_found", "no such job", NULL);
     const char *params[] = {id, TENANT(req)};
     return query_reply(req, 200,
@@ -246,22 +245,23 @@ static int h_job_get(srv_req *req)
                        2, params, 404);
 }
 
+/* GET /v1/jobs: one page from spool.api_list_jobs, with its next_cursor made opaque. */
 static int h_jobs_list(srv_req *req)
 {
-    const char *limit = srv_query(req, "limit");
     const char *cursor = srv_query(req, "cursor");
     const char *customer = srv_query(req, "customer_id");
-    char *end = NULL;
-    long lim = 50;
-    if (limit != NULL) {
-        lim = strtol(limit, &end, 10);
-        if (*limit == '\0' || *end != '\0' || lim < 1 || lim > 1000)
-            return srv_reply_error(req, 422, "invalid", "limit must be an integer from 1 to 1000",
-                                   NULL);
-    }
-    if (cursor != NULL && !is_uuid(cursor))
+    const char *status = srv_query(req, "status");
+    int64_t lim;
+    char after[SRV_PARAMS_UUID_LEN + 1];
+    if (srv_params_int(srv_query(req, "limit"), 1, 1000, 50, &lim) != 0)
+        return srv_reply_error(req, 422, "invalid", "limit must be an integer from 1 to 1000",
+                               NULL);
+    if (cursor != NULL && srv_params_cursor_decode(cursor, after) != 0)
         return srv_reply_error(req, 400, "malformed", "cursor is not one this server returned",
                                NULL);
+    if (status != NULL && !srv_params_job_status(status))
+        return srv_reply_error(req, 422, "invalid",
+                               "status must be a job status (pending, running, …)", NULL);
     if (req->tenant[0] != '\0') {
         if (customer != NULL && strcmp(customer, req->tenant) != 0) {
             static const char empty[] = "{\"jobs\":[],\"next_cursor\":null}";
@@ -269,31 +269,48 @@ static int h_jobs_list(srv_req *req)
         }
         customer = req->tenant;
     }
-    const char *status = srv_query(req, "status");
-    if (status != NULL && strcmp(status, "pending") != 0 && strcmp(status, "running") != 0 &&
-        strcmp(status, "scheduled") != 0 && strcmp(status, "blocked") != 0 &&
-        strcmp(status, "failed") != 0 && strcmp(status, "completed") != 0 &&
-        strcmp(status, "dead") != 0 && strcmp(status, "cancelled") != 0)
-        return srv_reply_error(req, 422, "invalid",
-                               "status must be a job status (pending, running, …)", NULL);
-    char lims[16];
-    snprintf(lims, sizeof lims, "%ld", lim);
-    const char *params[] = {status,
-                            srv_query(req, "type"),
-                            srv_query(req, "queue"),
-                            srv_query(req, "tag"),
-                            customer,
-                            lims,
-                            cursor};
-    return query_reply(
-        req, 200, "SELECT spool.api_list_jobs($1, $2, $3, $4, $5, $6::integer, $7::uuid)::text", 7,
-        params, 0);
+    char lims[24];
+    snprintf(lims, sizeof lims, "%lld", (long long)lim);
+    const char *params[] = {
+        status, srv_query(req, "type"), srv_query(req, "queue"), srv_query(req, "tag"), customer,
+        lims,   cursor ? after : NULL};
+    sp_db *db = NULL;
+    sp_db_res *res = NULL;
+    sp_buf *out = NULL;
+    int rc = srv_pool_get(req->srv->pool, &db);
+    if (rc != 0)
+        return srv_reply_unavailable(req, rc);
+    rc = sp_db_exec_params(db,
+                           "SELECT p->'jobs', p->>'next_cursor' FROM spool.api_list_jobs($1, $2,"
+                           " $3, $4, $5, $6::integer, $7::uuid) p",
+                           7, params, &res);
+    if (rc != 0) {
+        enum MHD_Result ret = srv_reply_db_error(req, db, rc);
+        srv_pool_put(req->srv->pool, db, rc == SP_E_CONN);
+        return ret;
+    }
+    srv_pool_put(req->srv->pool, db, 0);
+    const char *jobs = sp_db_res_value(res, 0, 0), *next = sp_db_res_value(res, 0, 1);
+    char enc[SRV_PARAMS_CURSOR_LEN + 1];
+    enum MHD_Result ret;
+    if (jobs == NULL || (next != NULL && srv_params_cursor_encode(next, enc) != 0)) {
+        ret = srv_reply_sql_error(req, SP_E_INVAL, NULL, "api_list_jobs returned no page", NULL);
+    } else if (sp_buf_new(&out, strlen(jobs) + 64) != 0 ||
+               sp_buf_appendf(out, "{\"jobs\":%s,\"next_cursor\":%s%s%s}", jobs, next ? "\"" : "",
+                              next ? enc : "null", next ? "\"" : "") != 0) {
+        ret = srv_reply_error(req, 503, "unavailable", "out of memory", NULL);
+    } else {
+        ret = srv_reply_json(req, 200, sp_buf_data(out), sp_buf_len(out));
+    }
+    sp_buf_free(out);
+    sp_db_res_free(res);
+    return ret;
 }
 
 /* 404 unless the job exists and is within the caller's tenant. */
 static bool job_visible(srv_req *req, const char *id, enum MHD_Result *ret)
 {
-    if (!is_uuid(id)) {
+    if (!srv_params_is_uuid(id)) {
         *ret = srv_reply_error(req, 404, "not_found", "no such job", NULL);
         return false;
     }
@@ -385,16 +402,10 @@ static bool last_event_id(srv_req *req, int64_t *out, enum MHD_Result *ret)
     const char *v = srv_header(req, "Last-Event-ID");
     if (v == NULL)
         v = srv_query(req, "last_event_id");
-    *out = -1;
-    if (v == NULL || *v == '\0')
-        return true;
-    char *end;
-    long long n = strtoll(v, &end, 10);
-    if (*end != '\0' || n < 0) {
+    if (srv_params_event_id(v, out) != 0) {
         *ret = srv_reply_error(req, 400, "malformed", "Last-Event-ID must be an event id", NULL);
         return false;
     }
-    *out = n;
     return true;
 }
 

@@ -10,6 +10,7 @@
 #include "sp_log.h"
 #include "sp_token.h"
 #include "srv_pool.h"
+#include "srv_ratelimit.h"
 
 #define AUTH_SLOTS 4096
 
@@ -20,8 +21,7 @@ typedef struct {
     char tenant[201];
     char id[40];
     int64_t expires_us;
-    double tokens; /* rate-limit bucket */
-    int64_t refilled_us;
+    srv_ratelimit_bucket bucket;
 } auth_slot;
 
 struct srv_auth {
@@ -133,13 +133,11 @@ bool srv_auth_check(srv_auth *a, srv_req *req, srv_auth_need need, enum MHD_Resu
             return false;
         }
         s.expires_us = now + a->cache_us;
-        s.tokens = a->burst;
-        s.refilled_us = now;
+        srv_ratelimit_init(&s.bucket, a->burst, now);
         pthread_mutex_lock(&a->mu);
         if (strcmp(a->slots[i].hash, hash) == 0) {
             /* Keep the bucket of the entry being refreshed: refreshing must not refill it. */
-            s.tokens = a->slots[i].tokens;
-            s.refilled_us = a->slots[i].refilled_us;
+            s.bucket = a->slots[i].bucket;
         }
         a->slots[i] = s;
         pthread_mutex_unlock(&a->mu);
@@ -150,25 +148,13 @@ bool srv_auth_check(srv_auth *a, srv_req *req, srv_auth_need need, enum MHD_Resu
     }
     if (a->rate > 0) {
         bool limited = false;
-        double wait_s = 0;
+        int ra = 1;
         pthread_mutex_lock(&a->mu);
         auth_slot *live = &a->slots[i];
-        if (strcmp(live->hash, hash) == 0) {
-            double elapsed = (double)(now - live->refilled_us) / 1e6;
-            live->tokens = live->tokens + elapsed * a->rate;
-            if (live->tokens > a->burst)
-                live->tokens = a->burst;
-            live->refilled_us = now;
-            if (live->tokens >= 1.0) {
-                live->tokens -= 1.0;
-            } else {
-                limited = true;
-                wait_s = (1.0 - live->tokens) / a->rate;
-            }
-        }
+        if (strcmp(live->hash, hash) == 0)
+            limited = !srv_ratelimit_take(&live->bucket, a->rate, a->burst, now, &ra);
         pthread_mutex_unlock(&a->mu);
         if (limited) {
-            int ra = (int)wait_s + 1;
             *ret = srv_reply_error_retry(req, 429, "rate_limited",
                                          "too many requests for this token; slow down", ra);
             return false;

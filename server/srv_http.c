@@ -69,6 +69,8 @@ static enum MHD_Result reply(srv_req *req, int status, const char *body, size_t 
         snprintf(ra, sizeof ra, "%d", retry_after);
         MHD_add_response_header(r, "Retry-After", ra);
     }
+    if (status == 401)
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"spool\"");
     if (pending_allow != NULL) {
         MHD_add_response_header(r, "Allow", pending_allow);
         pending_allow = NULL;
@@ -143,6 +145,21 @@ enum MHD_Result srv_reply_sql_error(srv_req *req, int rc, const char *state, con
 {
     if (rc == SP_E_CONN || rc == SP_E_RANGE)
         return srv_reply_unavailable(req, rc);
+    /* Transient: the call ran past statement_timeout, or lost a deadlock or serialisation
+     * race with another request. The same request can succeed when retried. */
+    if (rc == SP_E_DB && state != NULL &&
+        (strcmp(state, "57014") == 0 || strcmp(state, "40001") == 0 ||
+         strcmp(state, "40P01") == 0)) {
+        char q[512];
+        sp_log_write(SP_LOG_WARN, "http", "db_transient",
+                     "request_id=%s route=%s sqlstate=%s message=%s", req->request_id,
+                     req->route_name, state, sp_log_quote(msg ? msg : "", q, sizeof q));
+        return reply_error_ra(req, 503, "retry",
+                              strcmp(state, "57014") == 0
+                                  ? "the database did not answer in time; retry shortly"
+                                  : "the request collided with another one; retry it",
+                              NULL, 1);
+    }
     static const struct {
         const char *state;
         int status;
@@ -167,7 +184,35 @@ enum MHD_Result srv_reply_sql_error(srv_req *req, int rc, const char *state, con
         const char *out = map[i].state[0] == 'S' ? msg : "a value in the request is not valid";
         return srv_reply_error(req, map[i].status, map[i].code, out, details);
     }
+    /* PostgreSQL rejected a value the request carried (class 22: bad encoding, a number out
+     * of range, a malformed interval…; class 23: a constraint; class 54: a value too large
+     * for an index). That is bad input, never a 500; its text may echo internals, so the
+     * client gets a generic message and the log the database's. */
+    const char *cls_msg = NULL;
+    int cls_http = 0;
+    if (rc == SP_E_DB && state != NULL && strlen(state) == 5) {
+        if (strcmp(state, "22021") == 0 || strcmp(state, "22P05") == 0) {
+            cls_http = 400;
+            cls_msg = "the request contains text that is not valid UTF-8, or a \\u0000";
+        } else if (strncmp(state, "22", 2) == 0) {
+            cls_http = 422;
+            cls_msg = "a value in the request is out of range or not of the expected form";
+        } else if (strncmp(state, "23", 2) == 0) {
+            cls_http = 422;
+            cls_msg = "the request breaks a rule of the stored data";
+        } else if (strncmp(state, "54", 2) == 0) {
+            cls_http = 422;
+            cls_msg = "a value in the request is too large";
+        }
+    }
     char q[512];
+    if (cls_msg != NULL) {
+        sp_log_write(SP_LOG_INFO, "http", "rejected_value",
+                     "request_id=%s route=%s sqlstate=%s message=%s", req->request_id,
+                     req->route_name, state, sp_log_quote(msg ? msg : "", q, sizeof q));
+        return srv_reply_error(req, cls_http, cls_http == 400 ? "malformed" : "invalid", cls_msg,
+                               NULL);
+    }
     sp_log_write(SP_LOG_ERROR, "http", "db_error",
                  "request_id=%s route=%s rc=%d sqlstate=%s message=%s", req->request_id,
                  req->route_name, rc, state ? state : "",
@@ -192,6 +237,16 @@ static void set_request_id(srv_req *req)
     uint64_t n = atomic_fetch_add(&request_counter, 1);
     snprintf(req->request_id, sizeof req->request_id, "%08x%08llx", request_prefix,
              (unsigned long long)n);
+}
+
+/* Names the route of a request answered before dispatch (413), for its log line and metrics. */
+static void name_route(srv_req *req)
+{
+    char allow[128];
+    srv_match m;
+    if (srv_router_match(srv_routes, srv_nroutes, req->method, req->path, &m, allow,
+                         sizeof allow) == SRV_ROUTE_FOUND)
+        req->route_name = m.route->name;
 }
 
 static enum MHD_Result dispatch(srv_req *req)
@@ -239,6 +294,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         const char *cl = srv_header(req, "Content-Length");
         if (cl != NULL && strtoull(cl, NULL, 10) > srv->max_body) {
             req->too_large = true;
+            name_route(req);
             return srv_reply_error(req, 413, "body_too_large",
                                    "request body exceeds max_body_bytes", NULL);
         }
@@ -249,17 +305,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             if (req->body == NULL && sp_buf_new(&req->body, srv->max_body) != 0)
                 return MHD_NO;
             if (sp_buf_append(req->body, upload_data, *upload_data_size) != 0) {
+                /* MHD takes no response in the middle of a body (one without
+                 * Content-Length, typically chunked): drop what was kept and discard the
+                 * rest, then answer 413 when it has ended. A client that goes on far past
+                 * the limit is cut off instead. */
                 req->too_large = true;
-                *upload_data_size = 0;
-                return srv_reply_error(req, 413, "body_too_large",
-                                       "request body exceeds max_body_bytes", NULL);
+                sp_buf_free(req->body);
+                req->body = NULL;
             }
+        }
+        if (req->too_large) {
+            req->discarded += *upload_data_size;
+            if (req->discarded > 4 * (uint64_t)srv->max_body + 1048576)
+                return MHD_NO;
         }
         *upload_data_size = 0;
         return MHD_YES;
     }
     if (req->answered)
         return MHD_YES;
+    if (req->too_large) {
+        name_route(req);
+        return srv_reply_error(req, 413, "body_too_large", "request body exceeds max_body_bytes",
+                               NULL);
+    }
     return dispatch(req);
 }
 

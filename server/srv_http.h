@@ -48,6 +48,7 @@ typedef struct srv_req {
     const char *route_name; /* for logs and metrics; "unmatched" until routed */
     sp_buf *body;           /* bounded by max_body_bytes */
     bool too_large;
+    uint64_t discarded; /* body bytes dropped after too_large */
     bool answered;
     int status; /* the status sent */
     int64_t start_us;

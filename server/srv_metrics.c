@@ -184,7 +184,9 @@ static int render_hist(sp_buf *out, const char *name, const char *help, const ui
     return rc;
 }
 
-int srv_metrics_render(srv_server *srv, sp_db *db, sp_buf *out)
+/* The figures read from the database: jobs by type and status, and the job histograms'
+ * new samples. 0, a database error code, or SP_E_RANGE when out is full. */
+static int render_jobs(sp_db *db, sp_buf *out)
 {
     sp_db_res *res = NULL;
     char l1[200], l2[200];
@@ -207,6 +209,20 @@ int srv_metrics_render(srv_server *srv, sp_db *db, sp_buf *out)
     sp_db_res_free(res);
     if (rc == 0)
         rc = scrape_job_histograms(db);
+    return rc;
+}
+
+int srv_metrics_render(srv_server *srv, sp_db *db, sp_buf *out, int *db_rc)
+{
+    char l1[200], l2[200];
+    *db_rc = db != NULL ? render_jobs(db, out) : SP_E_CONN;
+    if (*db_rc == SP_E_RANGE)
+        return SP_E_RANGE;
+    int rc = sp_buf_appendf(out,
+                            "# HELP spool_database_up Whether this scrape could read the "
+                            "database (job figures are missing when 0).\n"
+                            "# TYPE spool_database_up gauge\nspool_database_up %d\n",
+                            *db_rc == 0 ? 1 : 0);
     if (rc != 0)
         return rc;
 

@@ -24,7 +24,11 @@ void srv_metrics_http(const char *route, int status, int64_t duration_us);
 /* Counts n events of kind for type (called by the event hub). */
 void srv_metrics_event(const char *kind, const char *type, int64_t n);
 
-/* Renders every metric into out. db is a pooled connection for the job figures. */
-SP_MUSTCHECK int srv_metrics_render(srv_server *srv, sp_db *db, sp_buf *out);
+/* Renders every metric into out. db is a pooled connection for the job figures, or NULL
+ * when none could be had: the in-memory metrics are rendered all the same, with
+ * spool_database_up 0, so that an outage shows in the scrape instead of failing it.
+ * *db_rc receives the result of the database part (0, SP_E_DB, SP_E_CONN…). Returns 0, or
+ * SP_E_RANGE when out is full. */
+SP_MUSTCHECK int srv_metrics_render(srv_server *srv, sp_db *db, sp_buf *out, int *db_rc);
 
 #endif

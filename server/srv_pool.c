@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,7 +24,7 @@ struct srv_pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     char *url;
-    int size, wait_ms, connect_timeout_s;
+    int size, wait_ms, connect_timeout_s, statement_timeout_ms;
     pool_slot *slots;
     int *free_idx; /* stack of free slot indexes */
     int nfree;
@@ -38,7 +39,8 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int srv_pool_new(srv_pool **out, const char *url, int size, int wait_ms, int connect_timeout_s)
+int srv_pool_new(srv_pool **out, const char *url, int size, int wait_ms, int connect_timeout_s,
+                 int statement_timeout_ms)
 {
     srv_pool *p = calloc(1, sizeof(*p));
     if (p == NULL)
@@ -53,6 +55,7 @@ int srv_pool_new(srv_pool **out, const char *url, int size, int wait_ms, int con
     p->size = size;
     p->wait_ms = wait_ms;
     p->connect_timeout_s = connect_timeout_s;
+    p->statement_timeout_ms = statement_timeout_ms;
     p->slots = calloc((size_t)size, sizeof(*p->slots));
     p->free_idx = calloc((size_t)size, sizeof(int));
     if (p->url == NULL || p->slots == NULL || p->free_idx == NULL) {
@@ -82,6 +85,22 @@ void srv_pool_free(srv_pool *p)
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);
+}
+
+/* Connects db and applies the session settings of request connections. */
+static int connect_slot(srv_pool *p, sp_db *db)
+{
+    int rc = sp_db_connect(db, p->url, p->connect_timeout_s);
+    if (rc != 0)
+        return rc;
+    char ms[24];
+    snprintf(ms, sizeof ms, "%d", p->statement_timeout_ms);
+    const char *params[] = {ms};
+    sp_db_res *res = NULL;
+    rc =
+        sp_db_exec_params(db, "SELECT set_config('statement_timeout', $1, false)", 1, params, &res);
+    sp_db_res_free(res);
+    return rc == 0 ? 0 : SP_E_CONN;
 }
 
 static int slot_of(srv_pool *p, sp_db *db)
@@ -121,7 +140,7 @@ int srv_pool_get(srv_pool *p, sp_db **db)
     pthread_mutex_unlock(&p->mu);
 
     if (need_connect) {
-        int rc = sp_db_connect(p->slots[i].db, p->url, p->connect_timeout_s);
+        int rc = connect_slot(p, p->slots[i].db);
         pthread_mutex_lock(&p->mu);
         if (rc != 0) {
             p->backoff_ms =

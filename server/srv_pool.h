@@ -16,8 +16,9 @@
 
 typedef struct srv_pool srv_pool;
 
+/* statement_timeout_ms: set as PostgreSQL's statement_timeout on every connection (0: none). */
 SP_MUSTCHECK int srv_pool_new(srv_pool **out, const char *url, int size, int wait_ms,
-                              int connect_timeout_s);
+                              int connect_timeout_s, int statement_timeout_ms);
 void srv_pool_free(srv_pool *pool);
 
 /* A connected database handle into *db, or SP_E_RANGE (none free in time) or SP_E_CONN

@@ -1,12 +1,22 @@
 /*
  * srv_sse: Server-Sent Events responses for spoold (GET /v1/events, GET /v1/jobs/{id}/events).
  *
+ * Wire format: "retry: 2000" first, then one frame per event_log row,
+ *   id: <event id>\nevent: <kind>\ndata: <spool.events_message JSON, one line>\n\n
+ * and ": ping" comments on idle streams every sse_heartbeat. Headers: Content-Type:
+ * text/event-stream, Cache-Control: no-cache, X-Accel-Buffering: no.
+ *
  * A stream replays what its client missed (Last-Event-ID header or ?last_event_id=) from the
- * database up to the hub's watermark at the moment it subscribed, then continues with live
- * events from its queue — no gap and no duplicate at the hand-off. A per-job stream without
- * Last-Event-ID starts with the job's history and ends after the job's final event. Idle
- * streams get ": ping" comments; a stream with nothing to send suspends its connection and
- * the hub resumes it, so no thread waits on a stream.
+ * database up to the hub's watermark at the moment it subscribed, in pages of
+ * srv_events_replay_page rows with its filters applied, then continues with live events from
+ * its queue - no gap and no duplicate at the hand-off, and across spoold processes (ids are the
+ * database sequence). A Last-Event-ID older than the log (pruned) resumes at the oldest event
+ * after a comment saying so. A per-job stream without Last-Event-ID starts with the job's
+ * history; a per-job stream ends after the job's final event (completed, dead, cancelled),
+ * and one that resumes after that event is answered 204 No Content (an EventSource stops
+ * reconnecting).
+ * A stream with nothing to send suspends its connection and the hub resumes it, so no thread
+ * waits on a stream. srv_events_shutdown ends every stream cleanly.
  */
 #ifndef SRV_SSE_H
 #define SRV_SSE_H

@@ -6,7 +6,8 @@
 -- naming another customer_id is refused (SP422). idempotency_key (the Idempotency-Key header)
 -- becomes the job's key; request_hash is a hash of the request (tenant and body) recorded
 -- with the key: the same key with the same request returns the original job (created =
--- false), the same key with a different request is refused (SP422) and changes nothing.
+-- false), the same key with a different request is refused (SP422, naming the original job
+-- in DETAIL only when the caller's tenant owns it) and changes nothing.
 -- The job comes back as JSON without its lease token.
 CREATE OR REPLACE FUNCTION spool.api_submit(body jsonb, idempotency_key text DEFAULT NULL,
                                             request_hash text DEFAULT NULL,
@@ -45,9 +46,12 @@ BEGIN
          WHERE k.key = idempotency_key
         RETURNING k.request_hash INTO stored;
         IF stored IS DISTINCT FROM request_hash THEN
+            -- The original job is named only to a caller that may see it: keys are one
+            -- namespace, and another tenant must not learn its jobs' ids this way.
             RAISE EXCEPTION USING ERRCODE = 'SP422',
                 MESSAGE = 'Idempotency-Key was already used with a different request',
-                DETAIL = format('job %s', r.id);
+                DETAIL = CASE WHEN tenant IS NULL OR r.customer_id IS NOT DISTINCT FROM tenant
+                              THEN format('job %s', r.id) ELSE '' END;
         END IF;
     END IF;
     RETURN QUERY SELECT r.created_at = now(), to_jsonb(r) - 'lease_token';

@@ -55,7 +55,7 @@ start_spoold() {
 }
 
 PORT=$(free_port)
-start_spoold "$PORT" --max-body-bytes 65536 --sse-heartbeat 1s || exit 1
+start_spoold "$PORT" --max-body-bytes 65536 --max-batch-jobs 30 --sse-heartbeat 1s || exit 1
 MAIN_PID=$SPID
 BASE="http://127.0.0.1:$PORT"
 
@@ -82,6 +82,18 @@ is() { [ "$ST" = "$1" ]; }
 code_is() { [ "$ST" = "$1" ] && [ "$(jq -r .error.code <<<"$BODY")" = "$2" ]; }
 jqt() { jq -e "$1" <<<"$BODY" >/dev/null 2>&1; }
 
+# ---- configuration ---------------------------------------------------------------------
+missing=""
+for k in $("$SPOOLD" --help | awk '/^  --/ {print $1}' | sed 's/^--//; s/-/_/g'); do
+    case $k in config | help) continue ;; esac
+    grep -Eq "^#? *$k = " "$ROOT/config/spoold.conf" || missing="$missing $k"
+done
+check "config/spoold.conf documents every setting of spoold --help" eval '[ -z "$missing" ]'
+out=$("$SPOOLD" --database-url "$URL" --max-batch-jobs 0 2>&1)
+rc=$?
+check "an invalid setting stops start-up with a precise message" \
+    eval '[ $rc != 0 ] && grep -q "max_batch_jobs.*out of range" <<<"$out"'
+
 # ---- public routes --------------------------------------------------------------------
 req GET /healthz ""
 check "GET /healthz is 200" is 200
@@ -93,6 +105,9 @@ check "GET /metrics is Prometheus text" eval 'is 200 && grep -q "^spool_db_pool_
 # ---- auth ------------------------------------------------------------------------------
 req GET /v1/jobs ""
 check "no token: 401 unauthorized" code_is 401 unauthorized
+check "401 carries WWW-Authenticate: Bearer" grep -qi '^WWW-Authenticate: Bearer' <<<"$HDRS"
+req GET /v1/jobs "" '' -H 'Authorization: Basic dXNlcjpwYXNz'
+check "a non-bearer Authorization: 401" code_is 401 unauthorized
 req GET /v1/jobs "spool_not-a-real-token"
 check "unknown token: 401" code_is 401 unauthorized
 req POST /v1/jobs "$WORKER" '{"type":"itest"}'
@@ -126,6 +141,34 @@ check "wrong method: 405 with Allow" eval 'code_is 405 method_not_allowed && gre
 req GET /v1/nope "$ADMIN"
 check "unknown route: 404" code_is 404 not_found
 check "responses carry X-Request-Id" grep -qi "^X-Request-Id: " <<<"$HDRS"
+req GET /v1/types "$ADMIN" '' -H 'X-Request-Id: trace-abc_123'
+check "a client's X-Request-Id is kept" grep -qi "^X-Request-Id: trace-abc_123" <<<"$HDRS"
+head -c 70000 /dev/zero | tr '\0' 'a' | sed 's/^/{"type":"itest","payload":{"s":"/; s/$/"}}/' >"$TMP/big.json"
+ST=$(curl -s -o "$TMP/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $ADMIN" \
+    -H 'Transfer-Encoding: chunked' --data-binary @"$TMP/big.json" "$BASE/v1/jobs")
+BODY=$(cat "$TMP/body")
+check "chunked body (no Content-Length) over max_body_bytes: 413" code_is 413 body_too_large
+
+# Values PostgreSQL refuses are bad input: 400/422 with a generic message, never a 500 and
+# never the database's own text.
+req PUT /v1/types/badvals "$ADMIN" '{"retention":"banana"}'
+check "PUT /v1/types with a malformed interval: 422" \
+    eval 'code_is 422 invalid && ! grep -qi "syntax\|interval" <<<"$(jq -r .error.message <<<"$BODY")"'
+req PUT /v1/types/badvals "$ADMIN" '{"max_attempts":99999999999}'
+check "PUT /v1/types with an out-of-range integer: 422" code_is 422 invalid
+printf '{"type":"itest","payload":{"s":"\xff\xfe"}}' >"$TMP/badutf8.json"
+req POST /v1/jobs "$ADMIN" "$(cat "$TMP/badutf8.json")"
+check "body with invalid UTF-8: 400" code_is 400 malformed
+req POST /v1/jobs "$ADMIN" '{"type":"itest","payload":{"s":"\u0000"}}'
+check "body with \\u0000: 400" code_is 400 malformed
+req GET "/v1/jobs?type=%ff" "$ADMIN"
+check "query value with invalid UTF-8: 400" code_is 400 malformed
+req GET "/v1/jobs?limit=+5" "$ADMIN"
+check "limit with a sign: 422" code_is 422 invalid
+req GET "/v1/jobs?status=bogus" "$ADMIN"
+check "unknown status filter: 422" code_is 422 invalid
+req GET "/v1/events?last_event_id=abc" "$ADMIN" '' --max-time 2
+check "malformed Last-Event-ID: 400" code_is 400 malformed
 
 req POST /v1/jobs/batch "$ADMIN" '[{"type":"itest"},{"type":"itest","queue":"q2"},{"type":"itest"}]'
 check "POST /v1/jobs/batch: 201 with 3 jobs" eval 'is 201 && jqt "length == 3"'
@@ -133,6 +176,14 @@ before=$(psql -c "SELECT count(*) FROM spool.jobs")
 req POST /v1/jobs/batch "$ADMIN" '[{"type":"itest"},{"type":"no_such_type"}]'
 after=$(psql -c "SELECT count(*) FROM spool.jobs")
 check "batch is all or nothing: 422 and no job added" eval 'code_is 422 invalid && [ "$before" = "$after" ]'
+for i in $(seq 31); do echo '{"type":"itest"}'; done | jq -s -c . >"$TMP/b31.json"
+req POST /v1/jobs/batch "$ADMIN" "$(cat "$TMP/b31.json")"
+check "batch over max_batch_jobs: 422 with the limit in details" \
+    eval 'code_is 422 invalid && jqt ".error.details.max_batch_jobs == 30 and .error.details.jobs == 31"'
+req POST /v1/jobs/batch "$ADMIN" '[]'
+check "empty batch: 422" code_is 422 invalid
+req POST /v1/jobs/batch "$ADMIN" '{"type":"itest"}'
+check "object to POST /v1/jobs/batch: 400" code_is 400 malformed
 
 # pagination: 25 jobs in queue pg; pages of 10 with inserts in between stay stable
 for i in $(seq 25); do echo "{\"type\":\"itest\",\"queue\":\"pg\",\"payload\":{\"i\":$i}}"; done | jq -s -c . >"$TMP/pg.json"
@@ -159,6 +210,14 @@ req GET "/v1/jobs?limit=0" "$ADMIN"
 check "limit out of range: 422" code_is 422 invalid
 req GET "/v1/jobs?cursor=garbage" "$ADMIN"
 check "bad cursor: 400" code_is 400 malformed
+req GET "/v1/jobs?queue=pg&limit=2" "$ADMIN"
+c1=$(jq -r .next_cursor <<<"$BODY")
+last1=$(jq -r '.jobs[-1].id' <<<"$BODY")
+check "the cursor is opaque (not a job id)" eval '[ -n "$c1" ] && [ "$c1" != null ] && [ "$c1" != "$last1" ] && ! [[ "$c1" =~ ^[0-9a-f-]{36}$ ]]'
+req GET "/v1/jobs?queue=pg&limit=2&cursor=$last1" "$ADMIN"
+check "a job id is not a cursor: 400" code_is 400 malformed
+req GET "/v1/jobs?queue=pg&limit=1000" "$ADMIN"
+check "the last page has next_cursor null" jqt '.next_cursor == null'
 req GET "/v1/jobs?status=pending&type=itest&tag=x&limit=5" "$ADMIN"
 check "filters by status, type, tag" eval "is 200 && jqt '(.jobs | length) == 1 and .jobs[0].id == \"$JOB1\"'"
 
@@ -200,7 +259,11 @@ check "100 concurrent identical submits: one job, one 201, 99 200s" \
 req POST /v1/jobs "$ADMIN" '{"type":"itest","payload":{"order":43}}' -H 'Idempotency-Key: order-42'
 check "same key, different body: 422" code_is 422 invalid
 req POST /v1/jobs "$CLIENT_A" "$KEYBODY" -H 'Idempotency-Key: order-42'
-check "same key from another tenant: 422, never the other's job" code_is 422 invalid
+check "same key from another tenant: 422, never the other's job" \
+    eval 'code_is 422 invalid && ! grep -q "\"id\"" <<<"$BODY" && ! jqt ".error.details.detail"'
+req POST /v1/jobs "$ADMIN" '{"type":"itest","payload":{"order":44}}' -H 'Idempotency-Key: order-42'
+check "same key, different body, same caller: the details name the original job" \
+    eval 'code_is 422 invalid && jqt ".error.details.detail | startswith(\"job \")"'
 
 # ---- tenants -------------------------------------------------------------------------------------
 req POST /v1/jobs "$CLIENT_A" '{"type":"itest","payload":{"t":"a"}}'
@@ -243,7 +306,7 @@ check "a revoked token stops working within auth_cache (1s)" eval '[ "$first" = 
 
 # ---- rate limiting (a second spoold with a small bucket) --------------------------------------------
 RPORT=$(free_port)
-start_spoold "$RPORT" --rate-limit 1 --rate-burst 5 || exit 1
+start_spoold "$RPORT" --rate-limit 1 --rate-burst 5 --statement-timeout 500ms || exit 1
 RL_PID=$SPID
 codes=$(seq 20 | xargs -P 20 -I{} curl -s -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$RPORT/v1/types")
 ra=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$RPORT/v1/types" | grep -i '^Retry-After:' | tr -d '\r')
@@ -252,6 +315,20 @@ if [ "$(grep -c "^200$" <<<"$codes")" -ge 5 ] && grep -q "^429$" <<<"$codes" && 
 else
     not_ok "rate limit: 429 with Retry-After past the burst" "codes=$(echo $codes) retry-after=$ra"
 fi
+# A call held up by a lock past statement_timeout is cancelled: 503 + Retry-After, and the
+# job is left as it was.
+psql -c "BEGIN; SELECT 1 FROM spool.job_live WHERE id = '$JOB_A' FOR UPDATE; SELECT pg_sleep(3); COMMIT" >/dev/null &
+LOCKER=$!
+sleep 0.5
+ST=$(curl -s -o "$TMP/body" -D "$TMP/hdrs" -w '%{http_code}' --max-time 10 -X POST \
+    -H "Authorization: Bearer $CLIENT_A" "http://127.0.0.1:$RPORT/v1/jobs/$JOB_A/cancel")
+BODY=$(cat "$TMP/body")
+HDRS=$(cat "$TMP/hdrs")
+check "a call blocked past statement_timeout: 503 with Retry-After" \
+    eval 'code_is 503 retry && grep -qi "^Retry-After: " <<<"$HDRS"'
+wait $LOCKER
+check "the timed-out cancel changed nothing" \
+    eval '[ "$(psql -c "SELECT status FROM spool.jobs WHERE id = '"'$JOB_A'"'")" = pending ]'
 kill -TERM "$RL_PID"; wait "$RL_PID" 2>/dev/null
 
 # ---- SSE: per-job stream, replay after a restart with no gap ----------------------------------------
@@ -339,6 +416,9 @@ down_st=$ST
 down_ra=$(grep -i '^Retry-After:' <<<"$HDRS")
 req GET /readyz ""
 ready_down=$ST
+req GET /metrics ""
+check "database down: /metrics still answers, with spool_database_up 0 and the 503s counted" \
+    eval 'is 200 && grep -q "^spool_database_up 0" <<<"$BODY" && grep -q "route=\"jobs_submit\",status=\"503\"" <<<"$BODY"'
 "$ROOT/scripts/pg.sh" start "$TMP/pg" "$PGPORT_" >/dev/null
 wait $LOADER
 sleep 1.5
@@ -356,9 +436,11 @@ check "no acknowledged job lost across the restart ($acked acknowledged)" eval '
 check "during the outage requests got 503 (or a closed connection), never another error" eval '[ "$other" = 0 ]'
 req GET /metrics ""
 check "metrics after load: job gauges, histograms, SSE and pool gauges" \
-    eval 'is 200 && grep -q "^spool_jobs{type=\"itest\"" <<<"$BODY" && grep -q "^spool_job_wait_seconds_count" <<<"$BODY" && grep -q "^spool_sse_subscribers" <<<"$BODY" && grep -q "route=\"jobs_submit\",status=\"201\"" <<<"$BODY"'
+    eval 'is 200 && grep -q "^spool_database_up 1" <<<"$BODY" && grep -q "^spool_jobs{type=\"itest\"" <<<"$BODY" && grep -q "^spool_job_wait_seconds_count" <<<"$BODY" && grep -q "^spool_sse_subscribers" <<<"$BODY" && grep -q "route=\"jobs_submit\",status=\"201\"" <<<"$BODY"'
 grep -q 'spool_' "$TMP"/spoold-*.log && leaked=$(grep -c "$ADMIN" "$TMP"/spoold-*.log | awk -F: '{s+=$2} END {print s}')
 check "tokens never reach the log" eval '[ "${leaked:-0}" = 0 ]'
+n500=$(cat "$TMP"/spoold-*.log | grep -c 'event=request .* status=500')
+check "no request of the whole run got a 500" eval '[ "$n500" = 0 ]'
 
 # ---- maintenance: one leader per database, another takes over when it dies --------------------------
 M1PORT=$(free_port)

@@ -1,7 +1,7 @@
 -- The REST API's SQL: tokens, api_submit (tenant, idempotency with request hashes),
 -- api_submit_many, api_list_jobs keyset pages, events_after / events_replay, submit_one.
 BEGIN;
-SELECT plan(26);
+SELECT plan(28);
 DELETE FROM spool.job_live; DELETE FROM spool.job_archive; DELETE FROM spool.event_log;
 DELETE FROM spool.idempotency_keys; DELETE FROM spool.api_tokens;
 SELECT spool.register_type('t_api', payload_schema => '{"required":["n"],"properties":{"n":{"type":"integer"}}}');
@@ -27,6 +27,20 @@ SELECT is((SELECT job->>'id' FROM spool.api_submit('{"type":"t_api","payload":{"
           (SELECT job->>'id' FROM a1), 'same key and request: the same job');
 SELECT throws_ok($$SELECT * FROM spool.api_submit('{"type":"t_api","payload":{"n":2}}', 'k1', 'h2', 'acme')$$,
     'SP422', 'Idempotency-Key was already used with a different request', 'same key, other request');
+CREATE FUNCTION pg_temp.detail_of(q text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE d text;
+BEGIN
+    EXECUTE q;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+    RETURN d;
+END
+$f$;
+SELECT is(pg_temp.detail_of($$SELECT * FROM spool.api_submit('{"type":"t_api","payload":{"n":2}}', 'k1', 'h2', 'acme')$$),
+    'job ' || (SELECT job->>'id' FROM a1), 'a reused key names the original job to its own tenant');
+SELECT is(pg_temp.detail_of($$SELECT * FROM spool.api_submit('{"type":"t_api","payload":{"n":1}}', 'k1', 'h3', 'globex')$$),
+    '', 'a reused key does not name another tenant''s job');
 SELECT throws_ok($$SELECT * FROM spool.api_submit('{"type":"t_api","payload":{"n":1},"customer_id":"globex"}', NULL, NULL, 'acme')$$,
     'SP422', NULL, 'another tenant''s customer_id is refused');
 SELECT throws_ok($$SELECT * FROM spool.api_submit('{"type":"t_api","payload":{"n":"one"}}', NULL, NULL, NULL)$$,
