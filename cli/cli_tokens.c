@@ -23,31 +23,36 @@ static int tokens_create(cli_ctx *ctx, const cli_command *cmd, const cli_args *a
 {
     char token[SP_TOKEN_LEN + 1], hash[65];
     const char *role = cli_args_get(args, "role");
+    const char *tenant = cli_args_get(args, "tenant");
     sp_db_res *res = NULL;
+    int rc;
     if (role == NULL)
         return cli_usage_error(cmd, "tokens create needs --role admin|client|worker");
     if (strcmp(role, "admin") != 0 && strcmp(role, "client") != 0 && strcmp(role, "worker") != 0)
         return cli_usage_error(cmd, "--role must be admin, client or worker, not \"%s\"", role);
+    if ((rc = cli_connect(ctx)) != 0)
+        return rc;
     if (sp_token_generate(token, sizeof token) != 0) {
         fputs("error: could not read the system's random source\n", stderr);
         return CLI_EXIT_FAIL;
     }
     sp_token_hash(token, hash);
-    int rc = cli_connect(ctx);
-    if (rc != 0)
-        return rc;
-    const char *params[] = {cli_args_get(args, "name"), role, cli_args_get(args, "tenant"), hash};
+    const char *params[] = {cli_args_get(args, "name"), role, tenant, hash};
     rc = cli_query(ctx, "SELECT spool.token_create($1, $2, $3, $4) AS id", 4, params, &res);
     if (rc != 0)
-        return rc;
+        goto out;
+    /* Everything but the token goes to stderr: `T=$(spool tokens create ...)` captures it. */
     fprintf(stderr, "created %s token %s%s%s; it is shown once, below:\n", role,
-            sp_db_res_value(res, 0, 0), cli_args_get(args, "tenant") ? " for tenant " : "",
-            cli_args_get(args, "tenant") ? cli_args_get(args, "tenant") : "");
+            sp_db_res_value(res, 0, 0), tenant ? " for tenant " : "", tenant ? tenant : "");
     printf("%s\n", token);
-    fflush(stdout);
+    if (fflush(stdout) != 0) {
+        fputs("error: could not write the token to standard output\n", stderr);
+        rc = CLI_EXIT_FAIL;
+    }
+out:
     explicit_bzero(token, sizeof token);
     sp_db_res_free(res);
-    return CLI_EXIT_OK;
+    return rc;
 }
 
 static int tokens_list(cli_ctx *ctx)
@@ -80,8 +85,14 @@ static int tokens_revoke(cli_ctx *ctx, const char *which)
     rc = cli_query(ctx, "SELECT id FROM spool.token_revoke($1) AS t(id)", 1, params, &res);
     if (rc != 0)
         return rc;
-    for (int i = 0; i < sp_db_res_nrows(res); i++)
-        printf("revoked %s\n", sp_db_res_value(res, i, 0));
+    if (ctx->json) {
+        json_object *arr = cli_output_rows_json(res);
+        cli_output_json(stdout, arr);
+        json_object_put(arr);
+    } else {
+        for (int i = 0; i < sp_db_res_nrows(res); i++)
+            printf("revoked %s\n", sp_db_res_value(res, i, 0));
+    }
     sp_db_res_free(res);
     return CLI_EXIT_OK;
 }
@@ -118,10 +129,16 @@ const cli_command cli_cmd_tokens = {
     .usage = "create|list|revoke [ID|NAME]",
     .summary = "create, list and revoke API tokens for spoold",
     .details = "  spool tokens create --role admin|client|worker [--tenant T] [--name N]\n"
-               "      prints the new token alone on stdout (it is stored hashed and never\n"
-               "      shown again)\n"
+               "      prints the new token alone on stdout, everything else on stderr, so\n"
+               "      TOKEN=$(spool tokens create --role admin) captures it; only its SHA-256\n"
+               "      hash is stored and it is never shown again. A token created with\n"
+               "      --tenant sees only jobs whose customer_id is that tenant.\n"
                "  spool tokens list\n"
-               "  spool tokens revoke ID|NAME   (spoold notices within auth_cache_seconds)\n",
+               "      every token (id, name, role, tenant, created, last used, revoked);\n"
+               "      never the token or its hash\n"
+               "  spool tokens revoke ID|NAME\n"
+               "      revokes the token with that id, or every live token with that name;\n"
+               "      spoold stops accepting it within auth_cache (2 s by default)\n",
     .opts = tokens_opts,
     .nopts = ARRAY_LEN(tokens_opts),
     .min_pos = 1,

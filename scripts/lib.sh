@@ -12,7 +12,11 @@ SPOOL_PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 # package that postgresql-15 provides in Debian 12, so it is not listed.)
 SPOOL_PACKAGES=(build-essential cmake pkg-config libpq-dev libjson-c-dev libcmocka-dev
                 libmicrohttpd-dev postgresql-15 postgresql-client-15 postgresql-15-pgtap
-                libtap-parser-sourcehandler-pgtap-perl jq curl python3)
+                libtap-parser-sourcehandler-pgtap-perl jq curl python3
+                libcurl4-openssl-dev) # libcurl: spool-worker's connectors and S3 output store
+# What bench/ adds: wrk drives bench/http.sh. pgbench (the plain references of bench/core.sh
+# and bench/http.sh) is /usr/lib/postgresql/15/bin/pgbench, part of postgresql-15 above.
+SPOOL_BENCH_PACKAGES=(wrk)
 
 spool_log() { printf '==> %s\n' "$*" >&2; }
 spool_die() { printf 'error: %s\n' "$*" >&2; exit 1; }

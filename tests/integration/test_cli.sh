@@ -140,6 +140,57 @@ check "workers prints a table" eval 'rc_is 0 && out_has "health"'
 run workers --json
 check "workers --json is an array" eval 'rc_is 0 && jq_true "type == \"array\""'
 
+# ---- tokens -------------------------------------------------------------------------------
+TOK_NAME="$TYPE-ops"
+run tokens create --role admin --name "$TOK_NAME"
+check "tokens create prints the token alone on stdout" eval \
+    'rc_is 0 && [ "$(wc -l <"$TMP/out")" = 1 ] && grep -qxE "spool_[A-Za-z0-9_-]{43}" <<<"$OUT"'
+check "tokens create talks on stderr" err_has "created admin token"
+TOKEN=$OUT
+hash=$(printf '%s' "$TOKEN" | sha256sum | cut -d' ' -f1)
+check "only the token's SHA-256 is stored" test "$(psql_q "SELECT count(*) FROM spool.api_tokens
+    WHERE token_hash = '$hash' AND name = '$TOK_NAME' AND role = 'admin' AND tenant IS NULL")" = 1
+check "the token itself is not in the database" test "$(psql_q "SELECT count(*) FROM spool.api_tokens t
+    WHERE strpos(t::text, '$TOKEN') > 0")" = 0
+run tokens create --role admin --name "$TOK_NAME"
+check "a second token is different" eval 'rc_is 0 && [ "$OUT" != "$TOKEN" ]'
+run tokens create --role client --tenant acme --name "$TOK_NAME-acme"
+check "tokens create --tenant" eval 'rc_is 0 && err_has "for tenant acme"'
+run --json tokens create --role worker --name "$TOK_NAME-w"
+check "tokens create --json still prints the token alone" eval \
+    'rc_is 0 && grep -qxE "spool_[A-Za-z0-9_-]{43}" <<<"$OUT"'
+run tokens list
+check "tokens list prints a table" eval 'rc_is 0 && out_has "$TOK_NAME-acme" && out_has "last_used_at"'
+check "tokens list shows neither tokens nor hashes" eval '! out_has "$TOKEN" && ! out_has "$hash" && ! out_has token_hash'
+run tokens list --json
+check "tokens list --json" eval 'rc_is 0 && jq_true "map(select(.name == \"$TOK_NAME-acme\")) | .[0].role == \"client\" and .[0].tenant == \"acme\" and .[0].revoked_at == null"'
+check "tokens list --json has no hashes" eval 'rc_is 0 && jq_true "all(.[]; has(\"token_hash\") | not)"'
+run tokens revoke "$TOK_NAME"
+check "tokens revoke NAME revokes every live token of that name" eval \
+    'rc_is 0 && [ "$(grep -c "^revoked " <<<"$OUT")" = 2 ]'
+run tokens list --json
+check "revoked tokens are listed as revoked" eval \
+    'jq_true "[.[] | select(.name == \"$TOK_NAME\") | .revoked_at != null] == [true, true]"'
+run tokens revoke "$TOK_NAME"
+check "revoking again fails" eval 'rc_is 1 && err_has "no live token with id or name"'
+wid=$(psql_q "SELECT id FROM spool.api_tokens WHERE name = '$TOK_NAME-w'")
+run --json tokens revoke "$wid"
+check "tokens revoke ID --json" eval 'rc_is 0 && jq_true ".[0].id == \"$wid\""'
+run tokens revoke "$TOK_NAME-acme"
+check "tokens revoke the tenant token" rc_is 0
+run tokens create
+check "tokens create needs --role" eval 'rc_is 2 && err_has "needs --role"'
+run tokens create --role root
+check "tokens create refuses an unknown role" eval 'rc_is 2 && err_has "--role must be admin, client or worker"'
+run tokens list --role admin
+check "create options are refused elsewhere" eval 'rc_is 2 && err_has "only applies to"'
+run tokens revoke
+check "tokens revoke needs an argument" eval 'rc_is 2 && err_has "usage: spool tokens revoke"'
+run tokens rotate
+check "unknown tokens subcommand" eval 'rc_is 2 && err_has "unknown subcommand"'
+run tokens create --help
+check "tokens create --help" eval 'rc_is 0 && out_has "--role ROLE" && out_has "usage: spool tokens"'
+
 # ---- bad input ----------------------------------------------------------------------------
 run submit "$TYPE" --payload '{"w":'
 check "malformed payload" eval 'rc_is 2 && err_has "error: --payload is not valid JSON"'
@@ -183,7 +234,7 @@ run --database-url "postgresql://spool:topsecret@127.0.0.1:1/db" jobs
 check "connection failure is clear and hides the password" eval \
     'rc_is 1 && err_has "could not connect to postgresql://spool:***@127.0.0.1:1/db" && ! err_has topsecret'
 
-for cmd in migrate submit jobs job cancel retry types stats workers; do
+for cmd in migrate submit jobs job cancel retry types stats workers tokens; do
     run "$cmd" --help
     check "$cmd --help" eval 'rc_is 0 && out_has "usage: spool $cmd"'
 done
