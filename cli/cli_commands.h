@@ -70,5 +70,6 @@ extern const cli_command cli_cmd_types;
 extern const cli_command cli_cmd_stats;
 extern const cli_command cli_cmd_workers;
 extern const cli_command cli_cmd_tokens;
+extern const cli_command cli_cmd_import_prisma;
 
 #endif

@@ -30,6 +30,7 @@ static const cli_opt_def global_opts[] = {
 static const cli_command *const commands[] = {
     &cli_cmd_migrate, &cli_cmd_submit, &cli_cmd_jobs,  &cli_cmd_job,     &cli_cmd_cancel,
     &cli_cmd_retry,   &cli_cmd_types,  &cli_cmd_stats, &cli_cmd_workers, &cli_cmd_tokens,
+    &cli_cmd_import_prisma,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -10,6 +10,8 @@
 
 struct sp_db {
     PGconn *conn;
+    sp_db_notice_fn notice_fn; /* NULL: notices are logged (db_notice) */
+    void *notice_arg;
     char sqlstate[6];
     char *message;
     char *detail;
@@ -115,11 +117,16 @@ static void db_set_result_error(sp_db *db, const PGresult *res)
 
 static void db_notice(void *arg, const PGresult *res)
 {
-    (void)arg;
+    sp_db *db = arg;
     const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
     char quoted[512];
+    if (db != NULL && db->notice_fn != NULL) {
+        db->notice_fn(db->notice_arg, severity ? severity : "", state ? state : "",
+                      msg ? msg : "");
+        return;
+    }
     sp_log_level level =
         severity != NULL && strcmp(severity, "WARNING") == 0 ? SP_LOG_WARN : SP_LOG_DEBUG;
     sp_log_write(level, "db", "notice", "sqlstate=%s message=%s", state ? state : "",
@@ -148,7 +155,7 @@ int sp_db_connect(sp_db *db, const char *url, int connect_timeout_s)
         db_set_client_error(db, PQerrorMessage(db->conn));
         return SP_E_CONN;
     }
-    PQsetNoticeReceiver(db->conn, db_notice, NULL);
+    PQsetNoticeReceiver(db->conn, db_notice, db);
     return 0;
 }
 
@@ -205,6 +212,58 @@ int sp_db_exec_script(sp_db *db, const char *sql)
     /* The one use of PQexec: static, embedded SQL files of several statements. */
     PGresult *res = PQexec(db->conn, sql);
     return db_finish(db, res, NULL);
+}
+
+int sp_db_copy_begin(sp_db *db, const char *sql)
+{
+    if (db->conn == NULL) {
+        db_set_client_error(db, "not connected");
+        return SP_E_CONN;
+    }
+    PGresult *res = PQexec(db->conn, sql);
+    if (res != NULL && PQresultStatus(res) == PGRES_COPY_IN) {
+        PQclear(res);
+        db_clear_error(db);
+        return 0;
+    }
+    int rc = db_finish(db, res, NULL);
+    if (rc == 0) {
+        db_set_client_error(db, "statement is not COPY FROM STDIN");
+        rc = SP_E_INVAL;
+    }
+    return rc;
+}
+
+int sp_db_copy_put(sp_db *db, const char *data, size_t len)
+{
+    while (len > 0) {
+        int n = len > (size_t)1 << 30 ? 1 << 30 : (int)len;
+        if (PQputCopyData(db->conn, data, n) != 1) {
+            db_set_client_error(db, PQerrorMessage(db->conn));
+            return SP_E_CONN;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int sp_db_copy_end(sp_db *db, const char *abort_msg)
+{
+    if (PQputCopyEnd(db->conn, abort_msg) != 1) {
+        db_set_client_error(db, PQerrorMessage(db->conn));
+        return SP_E_CONN;
+    }
+    /* The COPY's own result, then NULL; every result is taken so the connection is idle. */
+    int rc = 0;
+    PGresult *res;
+    while ((res = PQgetResult(db->conn)) != NULL) {
+        if (rc == 0)
+            rc = db_finish(db, res, NULL);
+        else
+            PQclear(res);
+    }
+    return rc;
 }
 
 void sp_db_rollback(sp_db *db)
@@ -309,4 +368,34 @@ const char *sp_db_res_get(const sp_db_res *res, int row, const char *name)
 {
     int col = sp_db_res_colindex(res, name);
     return col < 0 ? NULL : sp_db_res_value(res, row, col);
+}
+
+void sp_db_set_notice_handler(sp_db *db, sp_db_notice_fn fn, void *arg)
+{
+    db->notice_fn = fn;
+    db->notice_arg = arg;
+}
+
+int sp_db_socket(const sp_db *db)
+{
+    return db->conn != NULL ? PQsocket(db->conn) : -1;
+}
+
+int sp_db_notifications(sp_db *db, int *count)
+{
+    *count = 0;
+    if (db->conn == NULL) {
+        db_set_client_error(db, "not connected");
+        return SP_E_CONN;
+    }
+    if (!PQconsumeInput(db->conn) || PQstatus(db->conn) != CONNECTION_OK) {
+        db_set_client_error(db, PQerrorMessage(db->conn));
+        return SP_E_CONN;
+    }
+    PGnotify *n;
+    while ((n = PQnotifies(db->conn)) != NULL) {
+        (*count)++;
+        PQfreemem(n);
+    }
+    return 0;
 }

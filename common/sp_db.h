@@ -13,6 +13,7 @@
 #define SP_DB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "sp_err.h"
 
@@ -56,6 +57,32 @@ SP_MUSTCHECK int sp_db_exec_params(sp_db *db, const char *sql, int nparams,
  * binary (migrations and function files): never pass text built from input.
  */
 SP_MUSTCHECK int sp_db_exec_script(sp_db *db, const char *sql);
+
+/*
+ * Notices and warnings the server sends (RAISE NOTICE/WARNING) go to fn instead of the log
+ * once set (NULL restores logging); severity is the non-localized one ("WARNING", "NOTICE").
+ * Called on the thread running the query, during the call. Kept across reconnects.
+ */
+typedef void (*sp_db_notice_fn)(void *arg, const char *severity, const char *sqlstate,
+                                const char *message);
+void sp_db_set_notice_handler(sp_db *db, sp_db_notice_fn fn, void *arg);
+
+/* The connection's socket, for poll() (LISTEN), or -1 when not connected. */
+int sp_db_socket(const sp_db *db);
+/* Reads what the server has sent without blocking and drains the notifications received
+ * (LISTEN channels), counting them in *count. SP_E_CONN when the connection is gone. */
+SP_MUSTCHECK int sp_db_notifications(sp_db *db, int *count);
+
+/*
+ * COPY ... FROM STDIN: sp_db_copy_begin runs sql, which must be such a COPY statement (static
+ * text; the data never goes into it); sp_db_copy_put sends len bytes of COPY text format
+ * (rows may span calls); sp_db_copy_end finishes it, or, with abort_msg non-NULL, makes
+ * the server abort the COPY with that message (SP_E_DB then). Server errors are kept as for
+ * sp_db_exec_params.
+ */
+SP_MUSTCHECK int sp_db_copy_begin(sp_db *db, const char *sql);
+SP_MUSTCHECK int sp_db_copy_put(sp_db *db, const char *data, size_t len);
+SP_MUSTCHECK int sp_db_copy_end(sp_db *db, const char *abort_msg);
 
 /* Rolls back the open transaction, if any, keeping the last error for the caller. */
 void sp_db_rollback(sp_db *db);

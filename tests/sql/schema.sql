@@ -9,7 +9,7 @@ SELECT has_view('spool', v, 'view spool.' || v) FROM unnest(ARRAY['jobs', 'event
     'throughput', 'recent_failures', 'worker_health', 'latency']) v;
 SELECT has_index('spool', 'job_live', 'job_live_claim', 'claim index');
 SELECT has_index('spool', 'job_live', 'job_live_expiry', 'rescue index');
-SELECT is((SELECT count(*)::int FROM spool.schema_migrations WHERE kind = 'migration'), 1, 'one migration recorded');
+SELECT is((SELECT count(*)::int FROM spool.schema_migrations WHERE kind = 'migration' AND name = '0001_init.sql'), 1, '0001_init recorded');
 SELECT ok((SELECT count(*) FROM spool.schema_migrations WHERE kind = 'function') > 20, 'functions recorded with checksums');
 SELECT * FROM finish();
 ROLLBACK;

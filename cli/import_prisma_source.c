@@ -1,0 +1,488 @@
+/*
+ * import_prisma_source: reading the Prisma-era tables; see import_prisma_source.h.
+ *
+ * The session is read-only (default_transaction_read_only), so nothing this module sends
+ * can change the source. Jobs and tasks are read through two cursors sorted by job id in
+ * "C" collation (byte order, what strcmp compares): a batch is the next N jobs plus the
+ * tasks up to the batch's last id, and the position of a run is that id, from which the
+ * next run's cursors start.
+ */
+#include "import_prisma_source.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sp_log.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define QUERY_MAX 4096
+
+#define HELD_MAX 64
+
+struct cli_psrc {
+    sp_db *db;
+    cli_pmap_shape shape;
+    char jobs_sql[QUERY_MAX];
+    char count_sql[QUERY_MAX];
+    char tasks_sql[QUERY_MAX];
+    sp_db_res *held[HELD_MAX]; /* task chunks the current batch borrows from */
+    int nheld;
+    sp_db_res *tchunk; /* the task chunk being read (also in held) */
+    int tpos;
+    bool tasks_done;
+};
+
+static const char session_sql[] =
+    "SELECT set_config('TimeZone', 'UTC', false), set_config('DateStyle', 'ISO, YMD', false),"
+    " set_config('search_path', quote_ident($1), false),"
+    " set_config('default_transaction_read_only', 'on', false),"
+    " set_config('jit', 'off', false), set_config('cursor_tuple_fraction', '1', false),"
+    " set_config('work_mem', '64MB', false)";
+
+static const char columns_sql[] =
+    "SELECT table_name::text, column_name::text FROM information_schema.columns"
+    " WHERE table_schema = $1 AND table_name IN ('Job', 'Task', 'Evaluation')"
+    " ORDER BY table_name, ordinal_position";
+
+static const char labels_sql[] =
+    "SELECT e.enumlabel::text FROM pg_attribute a"
+    " JOIN pg_class c ON c.oid = a.attrelid"
+    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " JOIN pg_enum e ON e.enumtypid = a.atttypid"
+    " WHERE n.nspname = $1 AND c.relname = 'Job' AND a.attname = 'status'"
+    " ORDER BY e.enumsortorder";
+
+/* The jobs of a run, in CLI_PSRC_J_* order, in "C" collation order of id (the order the
+ * tasks cursor follows and C's strcmp agrees with); %s are shape fragments. */
+static const char jobs_cursor[] =
+    "DECLARE spool_import_jobs NO SCROLL CURSOR FOR"
+    " SELECT j.id, j.status::text, j.attempts, j.error, j.\"startedAt\", j.\"completedAt\","
+    " j.\"createdAt\", j.\"updatedAt\", j.\"llmThinking\", %s, %s, j.\"durationInSeconds\","
+    " j.logs, j.\"evaluationId\", j.\"evaluationVersionId\", %s, %s, %s, %s,"
+    " e.\"documentId\", e.\"agentId\", %s, %s, %s, %s, %s"
+    " FROM \"Job\" j LEFT JOIN \"Evaluation\" e ON e.id = j.\"evaluationId\" %s"
+    " WHERE ($1::text IS NULL OR j.id COLLATE \"C\" > $1) AND %s"
+    " ORDER BY j.id COLLATE \"C\"";
+
+static const char count_select[] =
+    "SELECT count(*) FROM \"Job\" j WHERE ($1::text IS NULL OR j.id COLLATE \"C\" > $1) AND %s";
+
+/* Retry chains, joined by hash: o resolves a link to a retry into its root, c holds the
+ * latest createdAt of each chain's retries. A FAILED row becomes 'failed' when a later row
+ * of its chain exists, else 'dead'. */
+static const char chain_joins[] =
+    "LEFT JOIN \"Job\" o ON o.id = j.\"originalJobId\""
+    " LEFT JOIN (SELECT \"originalJobId\" AS root, max(\"createdAt\") AS last_at FROM \"Job\""
+    "  WHERE \"originalJobId\" IS NOT NULL GROUP BY 1) c"
+    " ON c.root = coalesce(o.\"originalJobId\", j.\"originalJobId\", j.id)";
+static const char successor_expr[] =
+    "(j.status::text = 'FAILED' AND coalesce(c.last_at > j.\"createdAt\", false))";
+static const char root_expr[] = "CASE WHEN j.\"originalJobId\" IS NULL THEN NULL"
+                                " ELSE coalesce(o.\"originalJobId\", j.\"originalJobId\") END";
+
+/* Rows in scope of --since ($2): changed themselves, or a task of theirs, or a row of their
+ * retry chain (which can turn a FAILED root from dead into failed). */
+static const char since_plain[] = "($2::timestamptz IS NULL OR j.\"updatedAt\" >= $2)";
+static const char since_tasks[] =
+    "($2::timestamptz IS NULL OR j.\"updatedAt\" >= $2"
+    " OR EXISTS (SELECT 1 FROM \"Task\" t2 WHERE t2.\"jobId\" = j.id AND t2.\"updatedAt\" >= $2))";
+static const char since_full[] =
+    "($2::timestamptz IS NULL OR j.\"updatedAt\" >= $2"
+    " OR EXISTS (SELECT 1 FROM \"Task\" t2 WHERE t2.\"jobId\" = j.id AND t2.\"updatedAt\" >= $2)"
+    " OR EXISTS (SELECT 1 FROM \"Job\" r WHERE r.\"originalJobId\" = coalesce(j.\"originalJobId\", "
+    "j.id)"
+    " AND r.\"updatedAt\" >= $2))";
+
+/* The tasks of the same jobs, in the same order. */
+static const char tasks_cursor[] =
+    "DECLARE spool_import_tasks NO SCROLL CURSOR FOR"
+    " SELECT t.id, t.\"jobId\", t.name, t.\"modelName\", %s, %s, t.\"timeInSeconds\", t.log,"
+    " t.\"createdAt\", t.\"updatedAt\", %s"
+    " FROM \"Task\" t WHERE ($1::text IS NULL OR t.\"jobId\" COLLATE \"C\" > $1)"
+    " AND ($2::timestamptz IS NULL OR EXISTS (SELECT 1 FROM \"Job\" j WHERE j.id = t.\"jobId\" AND "
+    "%s))"
+    " ORDER BY t.\"jobId\" COLLATE \"C\", t.\"createdAt\", t.id COLLATE \"C\"";
+
+static void db_err(cli_psrc *src, const char *what, char *err, size_t errlen)
+{
+    const char *detail = sp_db_err_detail(src->db);
+    snprintf(err, errlen, "%s: %s%s%s", what, sp_db_err_message(src->db),
+             detail[0] != '\0' ? " - " : "", detail);
+}
+
+static int build_queries(cli_psrc *src)
+{
+    const cli_pmap_shape *s = &src->shape;
+    const char *since = !s->has_tasks ? since_plain : s->has_retries ? since_full : since_tasks;
+    int n = snprintf(
+        src->jobs_sql, QUERY_MAX, jobs_cursor, s->job_cents ? "j.\"costInCents\"" : "NULL::integer",
+        s->job_dollars ? "j.\"priceInDollars\"" : "NULL::numeric",
+        s->has_retries ? "j.\"agentEvalBatchId\"" : "NULL::text",
+        s->has_retries ? "j.\"originalJobId\"" : "NULL::text",
+        s->has_retries ? root_expr : "NULL::text", s->has_retries ? successor_expr : "false",
+        s->has_pgboss ? "j.\"pgBossJobId\"" : "NULL::text",
+        s->has_cancel ? "j.\"cancelledAt\"" : "NULL::timestamp",
+        s->has_cancel ? "j.\"cancelledById\"" : "NULL::text",
+        s->has_cancel ? "j.\"cancellationReason\"" : "NULL::text",
+        s->has_pgboss ? "j.\"telemetryProgress\"::text" : "NULL::text",
+        s->has_retries ? chain_joins : "", since);
+    if (n < 0 || n >= QUERY_MAX)
+        return SP_E_RANGE;
+    n = snprintf(src->count_sql, QUERY_MAX, count_select, since);
+    if (n < 0 || n >= QUERY_MAX)
+        return SP_E_RANGE;
+    n = snprintf(src->tasks_sql, QUERY_MAX, tasks_cursor,
+                 s->task_dollars ? "NULL::integer" : "t.\"priceInCents\"",
+                 s->task_dollars ? "t.\"priceInDollars\"" : "NULL::numeric",
+                 s->task_llm ? "t.\"llmInteractions\"::text" : "NULL::text", since);
+    return n < 0 || n >= QUERY_MAX ? SP_E_RANGE : 0;
+}
+
+#define MAX_COLS 64
+
+static int detect(cli_psrc *src, const char *schema, char *err, size_t errlen)
+{
+    sp_db_res *cols = NULL, *labels = NULL;
+    const char *job[MAX_COLS], *task[MAX_COLS], *eval[MAX_COLS], *st[MAX_COLS];
+    size_t nj = 0, nt = 0, ne = 0, ns = 0;
+    const char *params[] = {schema};
+    int rc = sp_db_exec_params(src->db, columns_sql, 1, params, &cols);
+    if (rc == 0)
+        rc = sp_db_exec_params(src->db, labels_sql, 1, params, &labels);
+    if (rc < 0) {
+        db_err(src, "could not read the source's schema", err, errlen);
+        goto out;
+    }
+    for (int i = 0; i < sp_db_res_nrows(cols); i++) {
+        const char *table = sp_db_res_value(cols, i, 0);
+        const char *col = sp_db_res_value(cols, i, 1);
+        const char **list = strcmp(table, "Job") == 0    ? job
+                            : strcmp(table, "Task") == 0 ? task
+                                                         : eval;
+        size_t *n = list == job ? &nj : list == task ? &nt : &ne;
+        if (*n < MAX_COLS)
+            list[(*n)++] = col;
+    }
+    for (int i = 0; i < sp_db_res_nrows(labels) && ns < MAX_COLS; i++)
+        st[ns++] = sp_db_res_value(labels, i, 0);
+    rc = cli_pmap_detect(job, nj, task, nt, eval, ne, st, ns, &src->shape, err, errlen);
+    if (rc == 0 && build_queries(src) < 0) {
+        snprintf(err, errlen, "internal error: source query too long");
+        rc = SP_E_RANGE;
+    }
+out:
+    sp_db_res_free(cols);
+    sp_db_res_free(labels);
+    return rc;
+}
+
+int cli_psrc_open(cli_psrc **out, const char *url, const char *schema, int connect_timeout_s,
+                  char *err, size_t errlen)
+{
+    char redacted[512];
+    cli_psrc *src = calloc(1, sizeof(*src));
+    int rc;
+    if (src == NULL || sp_db_new(&src->db) < 0) {
+        free(src);
+        snprintf(err, errlen, "out of memory");
+        return SP_E_NOMEM;
+    }
+    if ((rc = sp_db_connect(src->db, url, connect_timeout_s)) < 0) {
+        sp_log_redact_url(url, redacted, sizeof(redacted));
+        const char *detail = sp_db_err_detail(src->db);
+        snprintf(err, errlen, "could not connect to the source %s: %s%s%s", redacted,
+                 sp_db_err_message(src->db), detail[0] ? " - " : "", detail);
+        goto fail;
+    }
+    const char *params[] = {schema};
+    if ((rc = sp_db_exec_params(src->db, session_sql, 1, params, NULL)) < 0) {
+        db_err(src, "could not set up the source session", err, errlen);
+        goto fail;
+    }
+    if ((rc = detect(src, schema, err, errlen)) < 0)
+        goto fail;
+    /* One snapshot for the checks, the totals and both cursors. */
+    if ((rc = sp_db_exec_params(src->db, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0,
+                                NULL, NULL)) < 0) {
+        db_err(src, "could not start reading the source", err, errlen);
+        goto fail;
+    }
+    *out = src;
+    return 0;
+fail:
+    cli_psrc_free(src);
+    return rc;
+}
+
+void cli_psrc_free(cli_psrc *src)
+{
+    if (src == NULL)
+        return;
+    for (int i = 0; i < src->nheld; i++)
+        sp_db_res_free(src->held[i]);
+    sp_db_free(src->db);
+    free(src);
+}
+
+const cli_pmap_shape *cli_psrc_shape(const cli_psrc *src)
+{
+    return &src->shape;
+}
+
+sp_db *cli_psrc_db(cli_psrc *src)
+{
+    return src->db;
+}
+
+/* One rule: a query returning (id, reference, total) for at most 3 offending rows. */
+typedef struct {
+    bool needs_retries, needs_tasks;
+    const char *what;    /* "%lld <what>" */
+    const char *example; /* "Job %s -> originalJobId %s" */
+    const char *sql;
+} rule;
+
+static const rule rules[] = {
+    {true, false, "retry rows name an original job that does not exist",
+     "\"Job\" %s has originalJobId %s",
+     "SELECT j.id, j.\"originalJobId\", count(*) OVER () FROM \"Job\" j"
+     " WHERE j.\"originalJobId\" IS NOT NULL"
+     " AND NOT EXISTS (SELECT 1 FROM \"Job\" o WHERE o.id = j.\"originalJobId\")"
+     " ORDER BY j.id LIMIT 3"},
+    {true, false,
+     "retry rows name themselves, or an original that is not a root nor a retry of one",
+     "\"Job\" %s has originalJobId %s",
+     "SELECT j.id, j.\"originalJobId\", count(*) OVER () FROM \"Job\" j"
+     " JOIN \"Job\" o ON o.id = j.\"originalJobId\""
+     " WHERE j.\"originalJobId\" = j.id OR (o.\"originalJobId\" IS NOT NULL AND EXISTS ("
+     "  SELECT 1 FROM \"Job\" oo WHERE oo.id = o.\"originalJobId\" AND oo.\"originalJobId\" IS NOT "
+     "NULL))"
+     " ORDER BY j.id LIMIT 3"},
+    {false, false, "jobs name an evaluation that does not exist", "\"Job\" %s has evaluationId %s",
+     "SELECT j.id, j.\"evaluationId\", count(*) OVER () FROM \"Job\" j"
+     " WHERE NOT EXISTS (SELECT 1 FROM \"Evaluation\" e WHERE e.id = j.\"evaluationId\")"
+     " ORDER BY j.id LIMIT 3"},
+    {false, true, "tasks name a job that does not exist", "\"Task\" %s has jobId %s",
+     "SELECT t.id, t.\"jobId\", count(*) OVER () FROM \"Task\" t"
+     " WHERE NOT EXISTS (SELECT 1 FROM \"Job\" j WHERE j.id = t.\"jobId\")"
+     " ORDER BY t.id LIMIT 3"},
+};
+
+int cli_psrc_preflight(cli_psrc *src, char *err, size_t errlen)
+{
+    size_t used = 0;
+    err[0] = '\0';
+    for (size_t i = 0; i < ARRAY_LEN(rules); i++) {
+        const rule *r = &rules[i];
+        if ((r->needs_retries && !src->shape.has_retries) ||
+            (r->needs_tasks && !src->shape.has_tasks))
+            continue;
+        sp_db_res *res = NULL;
+        if (sp_db_exec_params(src->db, r->sql, 0, NULL, &res) < 0) {
+            db_err(src, "could not check the source", err, errlen);
+            return SP_E_DB;
+        }
+        int n = sp_db_res_nrows(res);
+        if (n > 0 && used + 1 < errlen) {
+            used += (size_t)snprintf(err + used, errlen - used, "%s%s %s, e.g. ",
+                                     used > 0 ? "; " : "", sp_db_res_value(res, 0, 2), r->what);
+            for (int k = 0; k < n && used + 1 < errlen; k++) {
+                if (k > 0)
+                    used += (size_t)snprintf(err + used, errlen - used, ", ");
+                if (used + 1 < errlen)
+                    used +=
+                        (size_t)snprintf(err + used, errlen - used, r->example,
+                                         sp_db_res_value(res, k, 0), sp_db_res_value(res, k, 1));
+            }
+        }
+        sp_db_res_free(res);
+        if (used >= errlen)
+            used = errlen - 1;
+    }
+    return used > 0 ? SP_E_INVAL : 0;
+}
+
+int cli_psrc_count(cli_psrc *src, const char *after, const char *since, int64_t *out, char *err,
+                   size_t errlen)
+{
+    sp_db_res *res = NULL;
+    const char *params[] = {after, since};
+    if (sp_db_exec_params(src->db, src->count_sql, 2, params, &res) < 0) {
+        db_err(src, "could not count the source's jobs", err, errlen);
+        return SP_E_DB;
+    }
+    *out = strtoll(sp_db_res_value(res, 0, 0), NULL, 10);
+    sp_db_res_free(res);
+    return 0;
+}
+
+int cli_psrc_start(cli_psrc *src, const char *after, const char *since, char *err, size_t errlen)
+{
+    const char *params[] = {after, since};
+    if (sp_db_exec_params(src->db, src->jobs_sql, 2, params, NULL) < 0 ||
+        (src->shape.has_tasks && sp_db_exec_params(src->db, src->tasks_sql, 2, params, NULL) < 0)) {
+        db_err(src, "could not read the source", err, errlen);
+        return SP_E_DB;
+    }
+    src->tasks_done = !src->shape.has_tasks;
+    return 0;
+}
+
+void cli_psrc_batch_clear(cli_psrc_batch *b)
+{
+    sp_db_res_free(b->jobs);
+    free(b->first);
+    free(b->count);
+    free(b->tasks);
+    memset(b, 0, sizeof(*b));
+}
+
+/* Keeps res alive until the next batch is read (its tasks are borrowed by this one). */
+static int hold(cli_psrc *src, sp_db_res *res)
+{
+    if (src->nheld == HELD_MAX)
+        return SP_E_RANGE;
+    src->held[src->nheld++] = res;
+    return 0;
+}
+
+static int task_from(cli_pmap_task *t, const sp_db_res *res, int k)
+{
+    *t = (cli_pmap_task){
+        .id = sp_db_res_value(res, k, CLI_PSRC_T_ID),
+        .job_id = sp_db_res_value(res, k, CLI_PSRC_T_JOB),
+        .name = sp_db_res_value(res, k, CLI_PSRC_T_NAME),
+        .model_name = sp_db_res_value(res, k, CLI_PSRC_T_MODEL),
+        .price_in_cents = sp_db_res_value(res, k, CLI_PSRC_T_CENTS),
+        .price_in_dollars = sp_db_res_value(res, k, CLI_PSRC_T_DOLLARS),
+        .time_seconds = sp_db_res_value(res, k, CLI_PSRC_T_TIME),
+        .log = sp_db_res_value(res, k, CLI_PSRC_T_LOG),
+        .created_at = sp_db_res_value(res, k, CLI_PSRC_T_CREATED),
+        .updated_at = sp_db_res_value(res, k, CLI_PSRC_T_UPDATED),
+        .llm_interactions = sp_db_res_value(res, k, CLI_PSRC_T_LLM),
+    };
+    return 0;
+}
+
+int cli_psrc_next(cli_psrc *src, int limit, cli_psrc_batch *b, char *err, size_t errlen)
+{
+    char sql[64];
+    size_t cap = 0;
+    int rc;
+    cli_psrc_batch_clear(b);
+    /* Results whose tasks the previous batch borrowed; the current task chunk stays. */
+    for (int i = 0; i < src->nheld; i++)
+        if (src->held[i] != src->tchunk)
+            sp_db_res_free(src->held[i]);
+    src->nheld = 0;
+    if (src->tchunk != NULL && (rc = hold(src, src->tchunk)) < 0)
+        goto range;
+
+    snprintf(sql, sizeof(sql), "FETCH %d FROM spool_import_jobs", limit);
+    if (sp_db_exec_params(src->db, sql, 0, NULL, &b->jobs) < 0) {
+        db_err(src, "could not read the source's jobs", err, errlen);
+        return SP_E_DB;
+    }
+    int n = sp_db_res_nrows(b->jobs);
+    b->first = calloc((size_t)n + 1, sizeof(*b->first));
+    b->count = calloc((size_t)n + 1, sizeof(*b->count));
+    if (b->first == NULL || b->count == NULL)
+        goto nomem;
+    if (n == 0)
+        return 0;
+    const char *last = sp_db_res_value(b->jobs, n - 1, CLI_PSRC_J_ID);
+    int j = 0;
+    for (;;) {
+        if (src->tchunk == NULL || src->tpos >= sp_db_res_nrows(src->tchunk)) {
+            if (src->tasks_done)
+                break;
+            sp_db_res *chunk = NULL;
+            if (sp_db_exec_params(src->db, "FETCH 20000 FROM spool_import_tasks", 0, NULL, &chunk) <
+                0) {
+                db_err(src, "could not read the source's tasks", err, errlen);
+                return SP_E_DB;
+            }
+            if ((rc = hold(src, chunk)) < 0) {
+                sp_db_res_free(chunk);
+                goto range;
+            }
+            src->tchunk = chunk;
+            src->tpos = 0;
+            if (sp_db_res_nrows(chunk) == 0) {
+                src->tasks_done = true;
+                break;
+            }
+        }
+        const char *job = sp_db_res_value(src->tchunk, src->tpos, CLI_PSRC_T_JOB);
+        if (strcmp(job, last) > 0)
+            break; /* the next batch's */
+        /* Both cursors follow "C" order: advance to the task's job. */
+        while (j < n && strcmp(sp_db_res_value(b->jobs, j, CLI_PSRC_J_ID), job) < 0)
+            j++;
+        if (j >= n || strcmp(sp_db_res_value(b->jobs, j, CLI_PSRC_J_ID), job) != 0) {
+            snprintf(err, errlen, "task %s names job %s, which the jobs cursor did not return",
+                     sp_db_res_value(src->tchunk, src->tpos, CLI_PSRC_T_ID), job);
+            return SP_E_INVAL;
+        }
+        if (b->ntasks == cap) {
+            cap = cap ? cap * 2 : 4096;
+            cli_pmap_task *grown = realloc(b->tasks, cap * sizeof(*grown));
+            if (grown == NULL)
+                goto nomem;
+            b->tasks = grown;
+        }
+        if (b->count[j] == 0)
+            b->first[j] = b->ntasks;
+        b->count[j]++;
+        task_from(&b->tasks[b->ntasks++], src->tchunk, src->tpos++);
+    }
+    return 0;
+range:
+    snprintf(err, errlen, "a batch spans too many task chunks: use a smaller --batch");
+    return SP_E_RANGE;
+nomem:
+    snprintf(err, errlen, "out of memory");
+    return SP_E_NOMEM;
+}
+
+int cli_psrc_totals(cli_psrc *src, sp_db_res **by_status, sp_db_res **other, char *err,
+                    size_t errlen)
+{
+    char sql[2048];
+    const cli_pmap_shape *s = &src->shape;
+    const char *cost = s->job_dollars && s->job_cents
+                           ? "coalesce(\"priceInDollars\", \"costInCents\"::numeric / 100)"
+                       : s->job_dollars ? "\"priceInDollars\""
+                                        : "\"costInCents\"::numeric / 100";
+    *by_status = *other = NULL;
+    snprintf(sql, sizeof(sql),
+             "SELECT status::text AS legacy_status, count(*) AS jobs,"
+             " coalesce(trim_scale(sum(%s)), 0) AS cost"
+             " FROM \"Job\" GROUP BY 1 ORDER BY 1",
+             cost);
+    if (sp_db_exec_params(src->db, sql, 0, NULL, by_status) < 0)
+        goto fail;
+    snprintf(sql, sizeof(sql),
+             "SELECT %s AS tasks, %s AS task_price, %s AS chains, %s AS longest_chain,"
+             " (SELECT min(\"createdAt\")::timestamptz FROM \"Job\") AS oldest",
+             s->has_tasks ? "(SELECT count(*) FROM \"Task\")" : "0",
+             !s->has_tasks ? "0"
+             : s->task_dollars
+                 ? "(SELECT coalesce(trim_scale(sum(\"priceInDollars\")), 0) FROM \"Task\")"
+                 : "(SELECT coalesce(trim_scale(sum(\"priceInCents\"::numeric / 100)), 0)"
+                   " FROM \"Task\")",
+             s->has_retries ? "(SELECT count(DISTINCT \"originalJobId\") FROM \"Job\")" : "0",
+             s->has_retries ? "(SELECT coalesce(max(n), 0) + 1 FROM (SELECT count(*) AS n FROM"
+                              " \"Job\" WHERE \"originalJobId\" IS NOT NULL"
+                              " GROUP BY \"originalJobId\") x)"
+                            : "1");
+    if (sp_db_exec_params(src->db, sql, 0, NULL, other) < 0)
+        goto fail;
+    return 0;
+fail:
+    db_err(src, "could not total the source", err, errlen);
+    sp_db_res_free(*by_status);
+    *by_status = NULL;
+    return SP_E_DB;
+}
