@@ -32,8 +32,12 @@ static const sp_config_def config_table[] = {
      "concurrently active clients"},
     {"pool_wait", SP_CONFIG_DURATION, "2s", 1, 60000, SP_CONFIG_SERVER, false,
      "how long a request waits for a free database connection before a 503"},
+    {"statement_timeout", SP_CONFIG_DURATION, "30s", 0, HOUR_MS, SP_CONFIG_SERVER, false,
+     "longest a request's database call may run (0 = no limit); past it the request gets 503"},
     {"max_body_bytes", SP_CONFIG_INT, "1048576", 1024, 256 * 1048576LL, SP_CONFIG_SERVER, false,
      "largest request body accepted; larger gets 413"},
+    {"max_batch_jobs", SP_CONFIG_INT, "10000", 1, 1000000, SP_CONFIG_SERVER, false,
+     "most jobs in one POST /v1/jobs/batch; more gets 422"},
     {"connection_memory_bytes", SP_CONFIG_INT, "8192", 4096, 1048576, SP_CONFIG_SERVER, false,
      "per-connection buffer for request headers and response staging (bounds header size)"},
     {"max_connections", SP_CONFIG_INT, "20000", 1, 1000000, SP_CONFIG_SERVER, false,
@@ -70,7 +74,10 @@ typedef struct {
 
 struct sp_config {
     unsigned scope;
-    config_value values[CONFIG_COUNT];
+    const sp_config_def *table; /* config_table, or a program's own (sp_config_new_table) */
+    size_t count;
+    char env_prefix[32];
+    config_value *values; /* count entries */
 };
 
 const sp_config_def *sp_config_table(size_t *count)
@@ -140,10 +147,22 @@ int sp_config_parse_duration_ms(const char *text, int64_t *out)
 
 static int config_find(const sp_config *cfg, const char *name)
 {
-    for (size_t i = 0; i < CONFIG_COUNT; i++)
-        if ((config_table[i].scope & cfg->scope) && strcmp(config_table[i].name, name) == 0)
+    for (size_t i = 0; i < cfg->count; i++)
+        if ((cfg->table[i].scope & cfg->scope) && strcmp(cfg->table[i].name, name) == 0)
             return (int)i;
     return -1;
+}
+
+const sp_config_def *sp_config_find_def(const sp_config *cfg, const char *name)
+{
+    int i = config_find(cfg, name);
+    return i < 0 ? NULL : &cfg->table[i];
+}
+
+bool sp_config_is_set(const sp_config *cfg, const char *name)
+{
+    int i = config_find(cfg, name);
+    return i >= 0 && cfg->values[i].set;
 }
 
 /* Formats a bound of a duration setting for messages ("1s", "1500ms"). */
@@ -224,7 +243,7 @@ int sp_config_set(sp_config *cfg, const char *name, const char *value, const cha
         return SP_E_NOTFOUND;
     }
     config_value v = {.set = true};
-    int rc = config_parse(&config_table[i], value, &v, why, sizeof(why));
+    int rc = config_parse(&cfg->table[i], value, &v, why, sizeof(why));
     if (rc < 0) {
         snprintf(err, errlen, "invalid value for %s in %s: %s", name, source, why);
         return rc;
@@ -236,13 +255,27 @@ int sp_config_set(sp_config *cfg, const char *name, const char *value, const cha
 
 int sp_config_new(sp_config **out, unsigned scope)
 {
+    return sp_config_new_table(out, config_table, CONFIG_COUNT, scope, "SPOOL_");
+}
+
+int sp_config_new_table(sp_config **out, const sp_config_def *table, size_t count,
+                        unsigned scope, const char *env_prefix)
+{
     char err[256];
     sp_config *cfg = calloc(1, sizeof(*cfg));
     if (cfg == NULL)
         return SP_E_NOMEM;
+    cfg->values = calloc(count > 0 ? count : 1, sizeof(*cfg->values));
+    if (cfg->values == NULL) {
+        free(cfg);
+        return SP_E_NOMEM;
+    }
     cfg->scope = scope;
-    for (size_t i = 0; i < CONFIG_COUNT; i++) {
-        const sp_config_def *def = &config_table[i];
+    cfg->table = table;
+    cfg->count = count;
+    snprintf(cfg->env_prefix, sizeof(cfg->env_prefix), "%s", env_prefix);
+    for (size_t i = 0; i < count; i++) {
+        const sp_config_def *def = &table[i];
         if (!(def->scope & scope) || def->default_value == NULL)
             continue;
         int rc = sp_config_set(cfg, def->name, def->default_value, "defaults", err, sizeof(err));
@@ -261,8 +294,9 @@ void sp_config_free(sp_config *cfg)
 {
     if (cfg == NULL)
         return;
-    for (size_t i = 0; i < CONFIG_COUNT; i++)
+    for (size_t i = 0; i < cfg->count; i++)
         free(cfg->values[i].str);
+    free(cfg->values);
     free(cfg);
 }
 
@@ -336,11 +370,11 @@ out:
 int sp_config_load_env(sp_config *cfg, char *err, size_t errlen)
 {
     char env[128];
-    for (size_t i = 0; i < CONFIG_COUNT; i++) {
-        const sp_config_def *def = &config_table[i];
+    for (size_t i = 0; i < cfg->count; i++) {
+        const sp_config_def *def = &cfg->table[i];
         if (!(def->scope & cfg->scope))
             continue;
-        size_t n = (size_t)snprintf(env, sizeof(env), "SPOOL_%s", def->name);
+        size_t n = (size_t)snprintf(env, sizeof(env), "%s%s", cfg->env_prefix, def->name);
         for (size_t j = 0; j < n && j < sizeof(env); j++)
             env[j] = (char)toupper((unsigned char)env[j]);
         const char *value = getenv(env);
@@ -356,7 +390,7 @@ int sp_config_load_env(sp_config *cfg, char *err, size_t errlen)
 static const config_value *config_get(const sp_config *cfg, const char *name, sp_config_type type)
 {
     int i = config_find(cfg, name);
-    assert(i >= 0 && config_table[i].type == type);
+    assert(i >= 0 && cfg->table[i].type == type);
     (void)type;
     return &cfg->values[i];
 }

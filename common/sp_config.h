@@ -51,6 +51,15 @@ const sp_config_def *sp_config_table(size_t *count);
 
 /* Creates a configuration holding the defaults of the settings in scope. */
 SP_MUSTCHECK int sp_config_new(sp_config **out, unsigned scope);
+/* The same over a program's own settings table (borrowed: it must outlive the
+ * configuration), with its own environment prefix: a setting "name" is read from
+ * <env_prefix><NAME> (e.g. "SPOOL_WORKER_" for spool-worker). */
+SP_MUSTCHECK int sp_config_new_table(sp_config **out, const sp_config_def *table, size_t count,
+                                     unsigned scope, const char *env_prefix);
+/* The definition of a setting in the configuration's table and scope, or NULL. */
+const sp_config_def *sp_config_find_def(const sp_config *cfg, const char *name);
+/* Whether a setting has a value (a default counts; NULL-default settings start unset). */
+bool sp_config_is_set(const sp_config *cfg, const char *name);
 void sp_config_free(sp_config *cfg);
 
 /* Sets one value from source (e.g. "--database-url", "/etc/spool.conf:3"). Returns
