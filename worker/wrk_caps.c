@@ -117,9 +117,13 @@ void wrk_caps_detect(wrk_hardware *hw, bool gpus)
         (void)wrk_caps_parse_nvidia_smi(buf, hw);
 }
 
-static double round1(double v)
+/* A size in GB with one decimal, written as such: 79.6, not 79.599999999999994. */
+static json_object *gb_json(double v)
 {
-    return round(v * 10.0) / 10.0;
+    char text[32];
+    double r = round(v * 10.0) / 10.0;
+    snprintf(text, sizeof(text), "%.1f", r);
+    return json_object_new_double_s(r, text);
 }
 
 json_object *wrk_caps_hardware_json(const wrk_hardware *hw)
@@ -129,8 +133,7 @@ json_object *wrk_caps_hardware_json(const wrk_hardware *hw)
         return NULL;
     json_object_object_add(o, "cpu_cores", json_object_new_int(hw->cpu_cores));
     if (hw->ram_kib > 0)
-        json_object_object_add(o, "ram_gb",
-                               json_object_new_double(round1((double)hw->ram_kib / 1048576.0)));
+        json_object_object_add(o, "ram_gb", gb_json((double)hw->ram_kib / 1048576.0));
     json_object_object_add(o, "gpu_count", json_object_new_int(hw->ngpus));
     if (hw->ngpus > 0) {
         int64_t best = 0;
@@ -138,14 +141,13 @@ json_object *wrk_caps_hardware_json(const wrk_hardware *hw)
         for (int i = 0; i < hw->ngpus; i++) {
             json_object *g = json_object_new_object();
             json_object_object_add(g, "name", json_object_new_string(hw->gpus[i].name));
-            json_object_object_add(g, "memory_gb",
-                                   json_object_new_double(round1(hw->gpus[i].memory_mib / 1024.0)));
+            json_object_object_add(g, "memory_gb", gb_json(hw->gpus[i].memory_mib / 1024.0));
             json_object_array_add(arr, g);
             if (hw->gpus[i].memory_mib > best)
                 best = hw->gpus[i].memory_mib;
         }
         /* A job needs its memory on one GPU: advertise the largest single GPU. */
-        json_object_object_add(o, "gpu_memory_gb", json_object_new_double(round1(best / 1024.0)));
+        json_object_object_add(o, "gpu_memory_gb", gb_json(best / 1024.0));
         json_object_object_add(o, "gpu_model", json_object_new_string(hw->gpus[0].name));
         json_object_object_add(o, "gpus", arr);
     } else {

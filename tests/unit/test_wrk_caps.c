@@ -97,6 +97,9 @@ static void test_build(void **state)
     assert_non_null(strstr(text, "\"customer_access\":{\"isolation\":\"strict\","
                                  "\"allowed_customers\":[\"acme\",\"globex\"]}"));
     assert_non_null(strstr(text, "\"models\":{\"comfyui\":[\"sdxl.safetensors\"]}"));
+    /* Sizes are written with one decimal, not as the nearest binary double. */
+    assert_non_null(strstr(text, "\"gpu_memory_gb\":79.6,"));
+    assert_non_null(strstr(text, "\"ram_gb\":125.7,"));
     json_object_put(caps);
     json_object_put(models);
 
