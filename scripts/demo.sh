@@ -3,12 +3,14 @@
 # makes jobs flow for a while, then tells you where to look.
 #
 #   scripts/demo.sh          install what is missing, build, start (or reuse) the demo
-#                            cluster, migrate, submit sample jobs, run two workers ~20 s
-#   scripts/demo.sh stop     stop the demo cluster (its data stays in .spool-demo/)
+#                            cluster, migrate, start spoold, submit sample jobs (SQL, CLI,
+#                            HTTP), run two spool-worker processes ~20 s
+#   scripts/demo.sh stop     stop spoold and the demo cluster (data stays in .spool-demo/)
 #
-# SPOOL_DEMO_SECONDS sets how long the workers run (default 20). There is no worker binary
-# yet, so the workers are bash loops that call spool.claim / spool.complete / spool.fail
-# through psql, exactly as a direct-mode worker would.
+# SPOOL_DEMO_SECONDS sets how long the workers run (default 20). The workers are real
+# spool-worker processes with the simulation connector: each job "runs" for about half a
+# second with progress steps, one in ten fails once (retried with backoff), and emails to
+# bounce@ fail permanently.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -97,7 +99,7 @@ echo "resize job $parent"
 "$SPOOL" submit report --payload '{"name":"thumbnails"}' --depends-on "$parent"
 "$SPOOL" submit report --payload '{"name":"nightly"}' --delay 10
 "$SPOOL" submit email --payload '{"to":"ceo@example.com","subject":"urgent"}' --priority 95
-"$SPOOL" submit email --payload '{"to":"bounce@example.com","subject":"will fail"}'
+"$SPOOL" submit email --payload '{"to":"bounce@example.com","subject":"will fail","fail":"permanent"}'
 "$SPOOL" submit email --payload '{"to":"ops@example.com"}' --idempotency-key welcome-ops
 "$SPOOL" submit email --payload '{"to":"ops@example.com"}' --idempotency-key welcome-ops
 echo "(the same idempotency key returned the same job)"
@@ -111,62 +113,34 @@ spool_psql "$URL" -qAt -c "select count(*) || ' jobs submitted' from spool.submi
     select jsonb_agg(jsonb_build_object(
              'type', (array['resize','email','report'])[1 + g % 3],
              'payload', case g % 3
-                 when 0 then jsonb_build_object('url', 'https://example.com/b' || g || '.png', 'width', 200)
+                 when 0 then jsonb_build_object('url', 'https://example.com/b' || g || '.png', 'width', 200,
+                                                'output', g % 30 = 0)
                  when 1 then jsonb_build_object('to', 'user' || g || '@example.com')
                  else jsonb_build_object('name', 'batch ' || g) end,
              'priority', 10 + g % 80))
       from generate_series(1, 300) g))"
 
 # ---- workers -----------------------------------------------------------------------------------
-# worker NAME: claims up to 10 jobs, "runs" them, completes most and fails a few (emails
-# to bounce@ always fail, so they end dead after 3 attempts), heartbeats and runs a
-# maintenance pass. It stops between batches once .spool-demo/stop exists, so no job is
-# left running.
-worker() {
-    local name=$1 rows id token type to sql
-    spool_psql "$URL" -qAt -c "select id from spool.register_worker(worker_id => '$name',
-        capabilities => '{}', name => 'demo bash worker', transport => 'pg')" >/dev/null
-    while [ ! -f "$DEMO/stop" ]; do
-        rows=$(spool_psql "$URL" -qAt -F ' ' -c "select id, lease_token, type,
-                   coalesce(payload->>'to', '-') from spool.claim(worker_id => '$name',
-                   capabilities => '{}', max_jobs => 10, lease_seconds => 30)") || rows=
-        sleep "0.$((1 + RANDOM % 3))"
-        sql=
-        while read -r id token type to; do
-            [ -n "$id" ] || continue
-            if [ "$to" = bounce@example.com ]; then
-                sql+="select status from spool.fail(job_id => '$id', lease_token => '$token', error => 'mailbox does not exist');"
-            elif [ $((RANDOM % 10)) = 0 ]; then
-                sql+="select status from spool.fail(job_id => '$id', lease_token => '$token', error => 'transient error (demo)', retryable => true);"
-            else
-                sql+="select status from spool.complete(job_id => '$id', lease_token => '$token', result => '{\"ok\": true, \"worker\": \"$name\"}');"
-            fi
-        done <<<"$rows"
-        [ -z "$sql" ] || spool_psql "$URL" -qAt -c "$sql" >/dev/null || true
-        spool_psql "$URL" -qAt -c "select * from spool.maintain()" \
-            -c "select * from spool.heartbeat(worker_id => '$name')" >/dev/null || true
-        [ -n "$rows" ] || sleep 0.5
-    done
-}
-
-# Workers finish their batch and leave when asked; any still there after 10 s are killed
-# (their jobs then come back when the lease expires: maintain() rescues them).
+# Two spool-worker processes, simulation connector: settings through SPOOL_WORKER_* (the
+# database URL too, so it is not on a command line). SIGTERM drains them: running jobs
+# finish within shutdown_grace, the rest go back to pending.
 pids=()
 stop_workers() {
-    local p i
+    local p
     [ ${#pids[@]} -gt 0 ] || return 0
-    touch "$DEMO/stop"
-    for i in $(seq 1 100); do
-        for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && break; p=; done
-        [ -n "${p:-}" ] || break
-        sleep 0.1
-    done
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
     pids=()
-    rm -f "$DEMO/stop"
 }
 trap stop_workers EXIT
-rm -f "$DEMO/stop"
+start_worker() {
+    SPOOL_WORKER_DATABASE_URL=$URL SPOOL_WORKER_ID=$1 SPOOL_WORKER_CONNECTORS=simulation \
+        SPOOL_WORKER_CONCURRENCY=8 SPOOL_WORKER_SIMULATION_DURATION_MS=500 \
+        SPOOL_WORKER_SIMULATION_STEPS=4 SPOOL_WORKER_SIMULATION_FAIL_RATE=0.1 \
+        SPOOL_WORKER_SHUTDOWN_GRACE=5s SPOOL_WORKER_OUTPUT_DIR="$DEMO/outputs" \
+        build/spool-worker >"$DEMO/$1.log" 2>&1 &
+    pids+=($!)
+}
 
 # ---- spoold: REST + live events ------------------------------------------------------------------
 if [ -f "$DEMO/spoold.pid" ] && kill -0 "$(cat "$DEMO/spoold.pid")" 2>/dev/null; then
@@ -196,11 +170,8 @@ curl -sN --max-time $((SECONDS_TO_RUN + 5)) -H "Authorization: Bearer $TOKEN" \
     "$BASE/v1/jobs/$HTTP_JOB/events" >"$DEMO/job-events.txt" 2>/dev/null &
 SSE_PID=$!
 
-spool_log "running 2 workers for ${SECONDS_TO_RUN}s (logs in .spool-demo/worker-*.log)"
-for n in 1 2; do
-    worker "demo-worker-$n" >"$DEMO/worker-$n.log" 2>&1 &
-    pids+=($!)
-done
+spool_log "running 2 spool-worker processes for ${SECONDS_TO_RUN}s (logs in .spool-demo/demo-worker-*.log)"
+for n in 1 2; do start_worker "demo-worker-$n"; done
 end=$((SECONDS + SECONDS_TO_RUN))
 while [ "$SECONDS" -lt "$end" ]; do
     echo
@@ -215,6 +186,7 @@ kill "$SSE_PID" 2>/dev/null || true
 echo
 echo "---- spool workers ----"
 "$SPOOL" workers
+echo "(their logs: .spool-demo/demo-worker-*.log; files the jobs stored: .spool-demo/outputs/)"
 echo
 echo "---- events of the HTTP job $HTTP_JOB, as its SSE stream delivered them ----"
 grep -E '^(id|event):' "$DEMO/job-events.txt" | paste - - | head -10
