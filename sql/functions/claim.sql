@@ -5,13 +5,22 @@
 -- LOCKED) and rows this worker cannot run (capability matching, spool.job_matches), so an
 -- unrunnable job never blocks the jobs behind it. NULL capabilities = the capabilities the
 -- worker registered. Each claimed job: attempts + 1, lease for lease_seconds, deadline at
--- timeout_seconds, 'claimed' events (one log row per type/queue/customer group). A lease token is 8 random bytes drawn once per call
--- followed by the job's seq: unique per claim of a job, and no random draw per row.
+-- timeout_seconds, 'claimed' events (one log row per type/queue/customer group). A lease
+-- token is 8 random bytes drawn once per call followed by the job's seq: unique per claim of
+-- a job, and no random draw per row.
+-- Speed: the rows locked by the scan are updated through their ctid (a TID scan, no primary
+-- key probe per row), and the function runs with plan_cache_mode = force_generic_plan: its
+-- statements are planned once per session, not on every call (the custom plans it otherwise
+-- kept choosing cost 8% of a claim of 100). The generic plan of the scan is the claim index
+-- whatever max_jobs is. A row updated by someone else between our snapshot and its lock is
+-- locked but not updated (its new version is invisible to the UPDATE's snapshot): the call
+-- returns one job fewer, and the row stays pending for the next claim.
 CREATE OR REPLACE FUNCTION spool.claim(worker_id text, capabilities jsonb DEFAULT NULL,
                                        max_jobs integer DEFAULT 1,
                                        lease_seconds integer DEFAULT 60)
 RETURNS SETOF spool.jobs
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE
+SET plan_cache_mode = force_generic_plan AS $$
 #variable_conflict use_column
 DECLARE
     caps      jsonb := claim.capabilities;
@@ -43,7 +52,7 @@ BEGIN
 
     RETURN QUERY
     WITH c AS (
-        SELECT j.id
+        SELECT j.ctid AS tid
           FROM spool.job_live j
          WHERE j.status = 'pending'
            AND j.run_at <= now()
@@ -65,8 +74,7 @@ BEGIN
                started_at = now(),
                progress = 0,
                progress_message = NULL
-          FROM c
-         WHERE j.id = c.id
+         WHERE j.ctid = ANY(ARRAY(SELECT c.tid FROM c))
         RETURNING j.*
     ), ev AS (
         INSERT INTO spool.event_log (job_ids, kind, status, type, queue, customer_id, data)
