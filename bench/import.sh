@@ -11,6 +11,7 @@
 # (tests/fixtures/prisma_*.sql, the 2025-06-22 shape: costInCents, Task.priceInCents,
 # retries), migrates the target and times `spool import-prisma` under /usr/bin/time -v.
 # Two databases on that cluster by default; --same-db imports next to the legacy tables.
+# SPOOL_BENCH_BUILD=DIR uses the binaries of another build tree (default build).
 # Figures measure; nothing here gates CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,16 +29,17 @@ while [ $# -gt 0 ]; do
   --batch) BATCH=$2; shift 2 ;;
   --same-db) SAME=1; shift ;;
   --keep) KEEP=1; shift ;;
-  -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
   *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
 done
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 export PATH="$PGBIN:$PATH"
-if [ ! -x build/spool ]; then
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build build -j2 >/dev/null
+BUILD=${SPOOL_BENCH_BUILD:-build}
+if [ ! -x "$BUILD/spool" ]; then
+  cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$BUILD" -j2 >/dev/null
 fi
 
 WORK=$(mktemp -d /tmp/spool-bench-import.XXXXXX)
@@ -49,7 +51,17 @@ cleanup() {
 trap cleanup EXIT
 
 export SPOOL_PG_OPTS="-c synchronous_commit=on -c max_wal_size=8GB -c checkpoint_timeout=30min -c wal_buffers=64MB -c jit=off"
-URL=$("$ROOT/scripts/pg.sh" start "$WORK/pg")
+# The cluster must not inherit this script's other descriptors: one of them may be the lock of
+# `flock /tmp/spool-bench.lock bench/import.sh`, which a postgres left behind would hold.
+start_pg() {
+  local fd
+  for fd in /proc/$BASHPID/fd/*; do
+    fd=${fd##*/}
+    if [ "$fd" -gt 2 ] && [ "$fd" != 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+  done
+  "$ROOT/scripts/pg.sh" start "$WORK/pg"
+}
+URL=$(start_pg)
 BASE=${URL%/*}
 psql -qX "$URL" -c "CREATE DATABASE legacy" -c "CREATE DATABASE spool"
 SRC=$BASE/legacy
@@ -65,10 +77,10 @@ psql -qXAt "$SRC" -c "SELECT prisma_fill($CHAINS, $TASKS)" -c "VACUUM ANALYZE" >
 jobs=$(psql -XAt "$SRC" -c 'SELECT count(*) FROM "Job"')
 tasks=$(psql -XAt "$SRC" -c 'SELECT count(*) FROM "Task"')
 echo "generated $jobs jobs and $tasks tasks in $(( $(date +%s) - t0 )) s"
-build/spool --database-url "$DST" migrate >/dev/null
+"$BUILD/spool" --database-url "$DST" migrate >/dev/null
 psql -qX "$DST" -c CHECKPOINT
 
-/usr/bin/time -v build/spool --database-url "$DST" import-prisma --source-url "$SRC" \
+/usr/bin/time -v "$BUILD/spool" --database-url "$DST" import-prisma --source-url "$SRC" \
   --batch "$BATCH" --progress log >"$WORK/report" 2>"$WORK/log" || { cat "$WORK/log" >&2; exit 1; }
 wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$WORK/log")
 rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/log")

@@ -2,18 +2,25 @@
  * cli_import_prisma: `spool import-prisma`, the migration of a Prisma-era "Job" table (and
  * its "Task" rows) into Spool jobs of one type.
  *
- * The source is read in keyset batches (import_prisma_source); each batch is mapped in
- * memory (import_prisma_map) into COPY lines, staged in the target session's temporary
- * tables and applied by spool.import_apply in one transaction per batch, together with the
- * run's position in spool.import_runs: a run that is killed resumes after its last
- * committed batch, and a later run rewrites only rows whose checksum changed. --verify
- * stages the same lines and compares them with what Spool holds (spool.import_verify);
- * --dry-run applies nothing (the batch's transaction is rolled back).
+ * Two threads. The reader reads the source in batches (import_prisma_source) and maps
+ * each batch in memory (import_prisma_map) into COPY lines; the writer (the main thread)
+ * writes the batches it is handed, each in one transaction on the target together with the
+ * run's position in spool.import_runs (spool.import_advance): a run that is killed resumes
+ * after its last committed batch. So the source's work and the mapping overlap the
+ * target's. Per batch the writer asks which job ids the target knows
+ * (spool.import_lookup): new jobs go straight into spool.job_live/job_archive, job_tasks
+ * and import_rows with COPY; jobs whose checksum is unchanged are skipped; the few others
+ * (changed since imported, or held by a job Spool has run since) are staged in the
+ * session's temporary tables and left to spool.import_apply. --verify stages every line
+ * and compares it with what Spool holds (spool.import_verify); --dry-run classifies and
+ * writes nothing (the batch's transaction is rolled back).
  *
  * Two connections, even when source and target are the same database: the source session
- * is read-only. Memory is bounded by the batch: its source results and its COPY text.
+ * is read-only; only the reader uses it once the writer loop runs. Memory is bounded by
+ * QUEUE_SLOTS + 1 batches: their source results and COPY text.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +42,7 @@
 #define SCRATCH_MAX ((size_t)256 << 20)
 #define MISMATCH_SHOWN 20
 #define IMPORT_LOCK_KEY2 5 /* pg_advisory_lock(1397772111, 5): one import per target */
+#define QUEUE_SLOTS 2      /* mapped batches waiting for the writer */
 
 static const cli_opt_def import_opts[] = {
     {"source-url", CLI_OPT_VALUE, "URL", "the Prisma database (required)"},
@@ -62,7 +70,16 @@ typedef struct {
     int progress; /* 0 none, 1 log lines, 2 bar */
 } import_options;
 
-/* Per-run state. */
+/* One mapped batch, as the reader hands it to the writer. */
+typedef struct {
+    cli_pmap_outcome *oc; /* n jobs, in source order */
+    int n, cap;
+    sp_buf *lines, *tasks; /* their COPY lines (cli_pmap_job_lines) */
+    char *last;            /* owned: the legacy id of the last job (the run's position) */
+} import_batch;
+
+/* Per-run state. The reader thread owns src (once it runs), rbatch, scratch, t_fetch and
+ * t_map; the queue fields are shared under mu; everything else is the writer's. */
 typedef struct {
     cli_ctx *ctx;
     import_options o;
@@ -72,12 +89,29 @@ typedef struct {
     int64_t run_id; /* 0: no run row (dry run, verify) */
     char *position; /* owned: last committed legacy id */
     int64_t total, done;
-    sp_buf *jobs_buf, *tasks_buf, *scratch;
-    cli_psrc_batch batch;
+    char consts[256];  /* "\ttype\tqueue\tpriority\tmax_attempts\ttimeout\t" of new jobs */
+    sp_buf *out, *ids; /* the writer's COPY data and id array */
+    int *kind;         /* per job of the batch being written */
+    int64_t *seq;
+    size_t *toff; /* per job: its line's offset, its tasks' offset */
+    int wcap;
     cli_pimp_counts counts;
-    double t_fetch, t_map, t_stage, t_apply, t_commit; /* seconds per phase (debug log) */
-    struct timespec started, last_progress;
+    double t_fetch, t_map, t_lookup, t_copy, t_apply, t_commit; /* seconds (debug log) */
+    struct timespec started;
     char err[2048];
+
+    /* the reader */
+    cli_psrc_batch rbatch;
+    sp_buf *scratch;
+    pthread_t reader;
+    bool reader_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    import_batch slots[QUEUE_SLOTS];
+    int head, count; /* filled slots, from head */
+    bool eof, stop;  /* the reader is done; the writer asks it to stop */
+    int reader_rc;   /* < 0: the reader failed with reader_err */
+    char reader_err[2400];
 } import_run;
 
 static double now_s(void)
@@ -114,8 +148,9 @@ static void progress(import_run *r, bool final)
     int64_t left = r->total > r->done ? r->total - r->done : 0;
     int64_t eta = rate > 0 ? (int64_t)((double)left / rate) : 0;
     sp_log_debug("import", "phases",
-                 "fetch_s=%.2f map_s=%.2f stage_s=%.2f apply_s=%.2f commit_s=%.2f", r->t_fetch,
-                 r->t_map, r->t_stage, r->t_apply, r->t_commit);
+                 "reader_fetch_s=%.2f reader_map_s=%.2f lookup_s=%.2f copy_s=%.2f apply_s=%.2f"
+                 " commit_s=%.2f",
+                 r->t_fetch, r->t_map, r->t_lookup, r->t_copy, r->t_apply, r->t_commit);
     if (r->o.progress == 2) {
         int pct = r->total > 0 ? (int)(r->done * 100 / r->total) : 100;
         char bar[31];
@@ -137,21 +172,41 @@ static void progress(import_run *r, bool final)
     }
 }
 
-/* ---- mapping one batch ---------------------------------------------------------------- */
+/* ---- the reader: fetching and mapping ------------------------------------------------ */
 
 static const char *v(const sp_db_res *res, int row, int col)
 {
     return sp_db_res_value(res, row, col);
 }
 
-/* Maps a batch into r->jobs_buf and r->tasks_buf. */
-static int map_batch(import_run *r, const cli_psrc_batch *b)
+static void batch_free(import_batch *b)
 {
-    const sp_db_res *jobs = b->jobs;
+    free(b->oc);
+    sp_buf_free(b->lines);
+    sp_buf_free(b->tasks);
+    free(b->last);
+    memset(b, 0, sizeof(*b));
+}
+
+/* Maps the source batch sb into b. */
+static int map_batch(import_run *r, const cli_psrc_batch *sb, import_batch *b)
+{
+    const sp_db_res *jobs = sb->jobs;
     int n = sp_db_res_nrows(jobs), rc;
     cli_pmap_options opts = {r->o.type, r->o.running};
-    sp_buf_reset(r->jobs_buf);
-    sp_buf_reset(r->tasks_buf);
+    if (b->lines == NULL &&
+        (sp_buf_new(&b->lines, COPY_MAX) < 0 || sp_buf_new(&b->tasks, COPY_MAX) < 0))
+        goto nomem;
+    if (n > b->cap) {
+        cli_pmap_outcome *grown = realloc(b->oc, (size_t)n * sizeof(*grown));
+        if (grown == NULL)
+            goto nomem;
+        b->oc = grown;
+        b->cap = n;
+    }
+    sp_buf_reset(b->lines);
+    sp_buf_reset(b->tasks);
+    b->n = 0;
     for (int i = 0; i < n; i++) {
         const char *succ = v(jobs, i, CLI_PSRC_J_SUCCESSOR);
         cli_pmap_job job = {
@@ -182,57 +237,414 @@ static int map_batch(import_run *r, const cli_psrc_batch *b)
             .cancellation_reason = v(jobs, i, CLI_PSRC_J_CANCEL_REASON),
             .telemetry_progress = v(jobs, i, CLI_PSRC_J_TELEMETRY),
         };
-        cli_pmap_outcome oc;
-        rc = cli_pmap_job_lines(&job, b->count[i] > 0 ? &b->tasks[b->first[i]] : NULL,
-                                (size_t)b->count[i], &opts, r->jobs_buf, r->tasks_buf, r->scratch,
-                                &oc, r->err, sizeof(r->err));
+        rc = cli_pmap_job_lines(&job, sb->count[i] > 0 ? &sb->tasks[sb->first[i]] : NULL,
+                                (size_t)sb->count[i], &opts, b->lines, b->tasks, r->scratch,
+                                &b->oc[i], r->err, sizeof(r->err));
         if (rc == SP_E_RANGE)
             snprintf(r->err, sizeof(r->err),
                      "batch ending at job %s is larger than %zu MiB: use a smaller --batch", job.id,
                      COPY_MAX >> 20);
         if (rc < 0)
             return rc;
-        cli_pimp_count_job(&r->counts, job.status, oc.status, b->count[i]);
+        b->n++;
     }
+    free(b->last);
+    b->last = n > 0 ? strdup(v(jobs, n - 1, CLI_PSRC_J_ID)) : NULL;
+    if (n > 0 && b->last == NULL)
+        goto nomem;
+    return 0;
+nomem:
+    snprintf(r->err, sizeof(r->err), "out of memory");
+    return SP_E_NOMEM;
+}
+
+/* Reads and maps the next batch into b (b->n 0: the source is done). */
+static int read_batch(import_run *r, import_batch *b)
+{
+    double t = now_s(), t2;
+    if (cli_psrc_next(r->src, r->o.batch, &r->rbatch, r->err, sizeof(r->err)) < 0) {
+        snprintf(r->reader_err, sizeof(r->reader_err), "%s", r->err);
+        return SP_E_DB;
+    }
+    t2 = now_s();
+    r->t_fetch += t2 - t;
+    if (map_batch(r, &r->rbatch, b) < 0) {
+        snprintf(r->reader_err, sizeof(r->reader_err),
+                 "%s\nhint: nothing of this batch was written; fix the row and run again to "
+                 "resume",
+                 r->err);
+        return SP_E_INVAL;
+    }
+    r->t_map += now_s() - t2;
     return 0;
 }
 
-/* ---- one batch on the target ---------------------------------------------------------- */
-
-static int stage(import_run *r)
+static void *reader_main(void *arg)
 {
-    if (sp_db_copy_begin(r->dst, "COPY pg_temp.import_jobs FROM STDIN") < 0 ||
-        sp_db_copy_put(r->dst, sp_buf_data(r->jobs_buf), sp_buf_len(r->jobs_buf)) < 0 ||
-        sp_db_copy_end(r->dst, NULL) < 0)
+    import_run *r = arg;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        while (r->count == QUEUE_SLOTS && !r->stop)
+            pthread_cond_wait(&r->cv, &r->mu);
+        bool stop = r->stop;
+        import_batch *b = &r->slots[(r->head + r->count) % QUEUE_SLOTS];
+        pthread_mutex_unlock(&r->mu);
+        if (stop)
+            break;
+        int rc = read_batch(r, b);
+        pthread_mutex_lock(&r->mu);
+        if (rc < 0)
+            r->reader_rc = rc;
+        else if (b->n == 0)
+            r->eof = true;
+        else
+            r->count++;
+        pthread_cond_broadcast(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+        if (rc < 0 || b->n == 0)
+            break;
+    }
+    return NULL;
+}
+
+static int reader_start(import_run *r)
+{
+    if (pthread_mutex_init(&r->mu, NULL) != 0)
+        return SP_E_NOMEM;
+    if (pthread_cond_init(&r->cv, NULL) != 0) {
+        pthread_mutex_destroy(&r->mu);
+        return SP_E_NOMEM;
+    }
+    if (pthread_create(&r->reader, NULL, reader_main, r) != 0) {
+        pthread_cond_destroy(&r->cv);
+        pthread_mutex_destroy(&r->mu);
+        return SP_E_NOMEM;
+    }
+    r->reader_started = true;
+    return 0;
+}
+
+/* Stops the reader (if it still runs) and waits for it. */
+static void reader_stop(import_run *r)
+{
+    if (!r->reader_started)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->stop = true;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->reader, NULL);
+    pthread_cond_destroy(&r->cv);
+    pthread_mutex_destroy(&r->mu);
+    r->reader_started = false;
+}
+
+/* The next mapped batch (NULL with *rc 0: the source is done; NULL with *rc < 0: the reader
+ * failed). The batch stays the writer's until batch_done. */
+static import_batch *batch_next(import_run *r, int *rc)
+{
+    import_batch *b = NULL;
+    *rc = 0;
+    pthread_mutex_lock(&r->mu);
+    while (r->count == 0 && !r->eof && r->reader_rc == 0)
+        pthread_cond_wait(&r->cv, &r->mu);
+    if (r->count > 0)
+        b = &r->slots[r->head];
+    else if (r->reader_rc < 0)
+        *rc = r->reader_rc;
+    pthread_mutex_unlock(&r->mu);
+    return b;
+}
+
+static void batch_done(import_run *r)
+{
+    pthread_mutex_lock(&r->mu);
+    r->head = (r->head + 1) % QUEUE_SLOTS;
+    r->count--;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* ---- the writer: one batch on the target ---------------------------------------------- */
+
+enum { KIND_NEW, KIND_SAME, KIND_STAGE };
+
+static int copy_buf(sp_db *db, const char *sql, const sp_buf *buf)
+{
+    if (sp_db_copy_begin(db, sql) < 0 ||
+        sp_db_copy_put(db, sp_buf_data(buf), sp_buf_len(buf)) < 0 || sp_db_copy_end(db, NULL) < 0)
         return SP_E_DB;
-    if (sp_buf_len(r->tasks_buf) == 0)
+    return 0;
+}
+
+/* Line i's start in b->lines and its tasks' in b->tasks (r->toff). */
+static size_t line_off(const import_batch *b, int i, size_t *acc)
+{
+    size_t off = *acc;
+    *acc += b->oc[i].line_len;
+    return off;
+}
+
+static int grow_writer(import_run *r, int n)
+{
+    if (n <= r->wcap)
         return 0;
-    if (sp_db_copy_begin(r->dst, "COPY pg_temp.import_tasks FROM STDIN") < 0 ||
-        sp_db_copy_put(r->dst, sp_buf_data(r->tasks_buf), sp_buf_len(r->tasks_buf)) < 0 ||
-        sp_db_copy_end(r->dst, NULL) < 0)
-        return SP_E_DB;
+    int *k = realloc(r->kind, (size_t)n * sizeof(*k));
+    if (k != NULL)
+        r->kind = k;
+    int64_t *q = realloc(r->seq, (size_t)n * sizeof(*q));
+    if (q != NULL)
+        r->seq = q;
+    size_t *t = realloc(r->toff, (size_t)(n + 1) * 2 * sizeof(*t));
+    if (t != NULL)
+        r->toff = t;
+    if (k == NULL || q == NULL || t == NULL)
+        return SP_E_NOMEM;
+    r->wcap = n;
     return 0;
 }
 
-static int apply_batch(import_run *r, const char *position, int scanned)
+/* Finds which jobs the target knows; sets r->kind[i]. */
+typedef struct {
+    const char *id, *checksum;
+    bool in_jobs;
+} known_row;
+
+static int known_cmp(const void *a, const void *b)
 {
-    char run[24], n[16];
+    return strcmp(((const known_row *)a)->id, ((const known_row *)b)->id);
+}
+
+static int classify(import_run *r, const import_batch *b)
+{
     sp_db_res *res = NULL;
-    snprintf(run, sizeof(run), "%" PRId64, r->run_id);
-    snprintf(n, sizeof(n), "%d", scanned);
-    const char *params[] = {r->run_id > 0 ? run : NULL, r->o.type, position, n,
-                            r->o.dry_run ? "true" : "false"};
+    known_row *known = NULL;
+    int rc = SP_E_DB;
+    sp_buf_reset(r->ids);
+    int brc = sp_buf_append(r->ids, "{", 1);
+    for (int i = 0; i < b->n && brc == 0; i++) {
+        if (i > 0)
+            brc = sp_buf_append(r->ids, ",", 1);
+        if (brc == 0)
+            brc = sp_buf_append(r->ids, b->oc[i].id, 36);
+    }
+    if (brc == 0)
+        brc = sp_buf_append(r->ids, "}", 1);
+    if (brc < 0)
+        return brc;
+    const char *params[] = {sp_buf_data(r->ids)};
     if (sp_db_exec_params(r->dst,
-                          "SELECT * FROM spool.import_apply(p_run => $1, p_type => $2,"
-                          " p_position => $3, p_scanned => $4, p_dry_run => $5)",
-                          5, params, &res) < 0)
+                          "SELECT job_id, checksum, in_jobs FROM spool.import_lookup($1::uuid[])",
+                          1, params, &res) < 0)
         return SP_E_DB;
-    r->counts.inserted += strtoll(v(res, 0, 0), NULL, 10);
-    r->counts.updated += strtoll(v(res, 0, 1), NULL, 10);
-    r->counts.unchanged += strtoll(v(res, 0, 2), NULL, 10);
+    int nk = sp_db_res_nrows(res);
+    if (nk > 0) {
+        if ((known = malloc((size_t)nk * sizeof(*known))) == NULL) {
+            rc = SP_E_NOMEM;
+            goto out;
+        }
+        for (int k = 0; k < nk; k++) {
+            const char *in = v(res, k, 2);
+            known[k] = (known_row){v(res, k, 0), v(res, k, 1), in != NULL && in[0] == 't'};
+        }
+        qsort(known, (size_t)nk, sizeof(*known), known_cmp);
+    }
+    for (int i = 0; i < b->n; i++) {
+        known_row key = {b->oc[i].id, NULL, false};
+        const known_row *hit =
+            nk > 0 ? bsearch(&key, known, (size_t)nk, sizeof(*known), known_cmp) : NULL;
+        if (hit == NULL)
+            r->kind[i] = KIND_NEW;
+        else if (hit->checksum != NULL && strcmp(hit->checksum, b->oc[i].checksum) == 0)
+            r->kind[i] = KIND_SAME;
+        else
+            r->kind[i] = KIND_STAGE;
+    }
+    rc = 0;
+out:
+    free(known);
+    sp_db_res_free(res);
+    return rc;
+}
+
+typedef struct {
+    int64_t run_at;
+    int i;
+} live_key;
+
+static int live_cmp(const void *a, const void *b)
+{
+    const live_key *x = a, *y = b;
+    if (x->run_at != y->run_at)
+        return x->run_at < y->run_at ? -1 : 1;
+    return x->i - y->i;
+}
+
+/* Takes one seq value per new job: the live ones in run_at order first, so that claim order
+ * among jobs of the same run_at follows the legacy order. */
+static int assign_seqs(import_run *r, const import_batch *b, int nnew, int nlive)
+{
+    char n[16];
+    sp_db_res *res = NULL;
+    live_key *keys = NULL;
+    snprintf(n, sizeof(n), "%d", nnew);
+    const char *params[] = {n};
+    if (sp_db_exec_params(r->dst, "SELECT nextval('spool.job_seq') FROM generate_series(1, $1)", 1,
+                          params, &res) < 0)
+        return SP_E_DB;
+    if (sp_db_res_nrows(res) != nnew) {
+        sp_db_res_free(res);
+        return SP_E_DB;
+    }
+    if (nlive > 0 && (keys = malloc((size_t)nlive * sizeof(*keys))) == NULL) {
+        sp_db_res_free(res);
+        return SP_E_NOMEM;
+    }
+    int k = 0, next = 0;
+    for (int i = 0; i < b->n; i++)
+        if (r->kind[i] == KIND_NEW && b->oc[i].live)
+            keys[k++] = (live_key){b->oc[i].run_at, i};
+    if (nlive > 1)
+        qsort(keys, (size_t)nlive, sizeof(*keys), live_cmp);
+    for (k = 0; k < nlive; k++)
+        r->seq[keys[k].i] = strtoll(v(res, next++, 0), NULL, 10);
+    for (int i = 0; i < b->n; i++)
+        if (r->kind[i] == KIND_NEW && !b->oc[i].live)
+            r->seq[i] = strtoll(v(res, next++, 0), NULL, 10);
+    free(keys);
+    sp_db_res_free(res);
+    return 0;
+}
+
+static const char copy_archive_sql[] =
+    "COPY spool.job_archive (" CLI_PMAP_JOB_COLUMNS
+    ", type, queue, priority, max_attempts, timeout_seconds, seq) FROM STDIN";
+static const char copy_live_sql[] =
+    "COPY spool.job_live (" CLI_PMAP_JOB_COLUMNS
+    ", type, queue, priority, max_attempts, timeout_seconds, seq) FROM STDIN";
+static const char copy_tasks_sql[] = "COPY spool.job_tasks (" CLI_PMAP_TASK_COLUMNS ") FROM STDIN";
+static const char copy_rows_sql[] = "COPY spool.import_rows (" CLI_PMAP_ROW_COLUMNS
+                                    ", job_id, status, attempts, run_id) FROM STDIN";
+
+/* COPYs the new jobs of b (kind KIND_NEW) of one table: live, or archive. */
+static int copy_jobs(import_run *r, const import_batch *b, bool live)
+{
+    size_t acc = 0;
+    int rc = 0;
+    bool any = false;
+    sp_buf_reset(r->out);
+    if (live) {
+        /* job_live in seq order: the order claim reads them in */
+        live_key *keys = NULL;
+        int nk = 0;
+        for (int i = 0; i < b->n; i++)
+            nk += r->kind[i] == KIND_NEW && b->oc[i].live;
+        if (nk == 0)
+            return 0;
+        if ((keys = malloc((size_t)nk * sizeof(*keys))) == NULL)
+            return SP_E_NOMEM;
+        nk = 0;
+        for (int i = 0; i < b->n; i++)
+            if (r->kind[i] == KIND_NEW && b->oc[i].live)
+                keys[nk++] = (live_key){r->seq[i], i};
+        qsort(keys, (size_t)nk, sizeof(*keys), live_cmp);
+        for (int k = 0; k < nk && rc == 0; k++) {
+            int i = keys[k].i;
+            const char *line = sp_buf_data(b->lines) + r->toff[2 * i];
+            if ((rc = sp_buf_append(r->out, line, b->oc[i].body_len)) == 0)
+                rc = sp_buf_appendf(r->out, "%s%" PRId64 "\n", r->consts, r->seq[i]);
+        }
+        free(keys);
+        any = true;
+    } else {
+        for (int i = 0; i < b->n && rc == 0; i++) {
+            size_t off = line_off(b, i, &acc);
+            if (r->kind[i] != KIND_NEW || b->oc[i].live)
+                continue;
+            any = true;
+            if ((rc = sp_buf_append(r->out, sp_buf_data(b->lines) + off, b->oc[i].body_len)) == 0)
+                rc = sp_buf_appendf(r->out, "%s%" PRId64 "\n", r->consts, r->seq[i]);
+        }
+    }
+    if (rc < 0)
+        return rc;
+    return any ? copy_buf(r->dst, live ? copy_live_sql : copy_archive_sql, r->out) : 0;
+}
+
+/* Writes the new jobs of b with COPY: their job rows, tasks and import_rows. */
+static int copy_new(import_run *r, const import_batch *b)
+{
+    char run[24];
+    int rc;
+    snprintf(run, sizeof(run), "%" PRId64, r->run_id);
+    if ((rc = copy_jobs(r, b, false)) < 0 || (rc = copy_jobs(r, b, true)) < 0)
+        return rc;
+    sp_buf_reset(r->out);
+    for (int i = 0; i < b->n && rc == 0; i++)
+        if (r->kind[i] == KIND_NEW && b->oc[i].tasks_len > 0)
+            rc = sp_buf_append(r->out, sp_buf_data(b->tasks) + r->toff[2 * i + 1],
+                               b->oc[i].tasks_len);
+    if (rc < 0 || (sp_buf_len(r->out) > 0 && (rc = copy_buf(r->dst, copy_tasks_sql, r->out)) < 0))
+        return rc;
+    sp_buf_reset(r->out);
+    for (int i = 0; i < b->n && rc == 0; i++) {
+        if (r->kind[i] != KIND_NEW)
+            continue;
+        const cli_pmap_outcome *oc = &b->oc[i];
+        const char *line = sp_buf_data(b->lines) + r->toff[2 * i];
+        if ((rc = sp_buf_append(r->out, line + oc->body_len + 1,
+                                oc->rows_len - oc->body_len - 1)) == 0)
+            rc = sp_buf_appendf(r->out, "\t%s\t%s\t%lld\t%s\n", oc->id, oc->status, oc->attempts,
+                                run);
+    }
+    if (rc < 0)
+        return rc;
+    return copy_buf(r->dst, copy_rows_sql, r->out);
+}
+
+/* Stages the jobs of b whose kind is want (all of them: want < 0) with their tasks. */
+static int stage(import_run *r, const import_batch *b, int want)
+{
+    int rc = 0;
+    sp_buf_reset(r->out);
+    for (int i = 0; i < b->n && rc == 0; i++)
+        if (want < 0 || r->kind[i] == want)
+            rc = sp_buf_append(r->out, sp_buf_data(b->lines) + r->toff[2 * i], b->oc[i].line_len);
+    if (rc < 0 || (rc = copy_buf(r->dst, "COPY pg_temp.import_jobs FROM STDIN", r->out)) < 0)
+        return rc;
+    sp_buf_reset(r->out);
+    for (int i = 0; i < b->n && rc == 0; i++)
+        if ((want < 0 || r->kind[i] == want) && b->oc[i].tasks_len > 0)
+            rc = sp_buf_append(r->out, sp_buf_data(b->tasks) + r->toff[2 * i + 1],
+                               b->oc[i].tasks_len);
+    if (rc < 0 || sp_buf_len(r->out) == 0)
+        return rc;
+    return copy_buf(r->dst, "COPY pg_temp.import_tasks FROM STDIN", r->out);
+}
+
+/* The batch's counts, added to r->counts once it is committed. */
+typedef struct {
+    int64_t inserted, updated, unchanged, conflicts, tasks;
+    bool live;
+} batch_counts;
+
+static int apply_staged(import_run *r, const char *position, int staged, batch_counts *c)
+{
+    char n[16];
+    sp_db_res *res = NULL;
+    snprintf(n, sizeof(n), "%d", staged);
+    const char *params[] = {r->o.type, position, n, r->o.dry_run ? "true" : "false"};
+    if (sp_db_exec_params(r->dst,
+                          "SELECT * FROM spool.import_apply(p_run => NULL, p_type => $1,"
+                          " p_position => $2, p_scanned => $3, p_dry_run => $4)",
+                          4, params, &res) < 0)
+        return SP_E_DB;
+    c->inserted += strtoll(v(res, 0, 0), NULL, 10);
+    c->updated += strtoll(v(res, 0, 1), NULL, 10);
+    c->unchanged += strtoll(v(res, 0, 2), NULL, 10);
     int64_t conflicts = strtoll(v(res, 0, 3), NULL, 10);
-    r->counts.conflicts += conflicts;
-    r->counts.tasks_written += strtoll(v(res, 0, 4), NULL, 10);
+    c->conflicts += conflicts;
+    c->tasks += strtoll(v(res, 0, 4), NULL, 10);
     if (conflicts > 0) {
         char q[512];
         sp_log_warn("import", "conflict",
@@ -241,6 +653,22 @@ static int apply_batch(import_run *r, const char *position, int scanned)
     }
     sp_db_res_free(res);
     return 0;
+}
+
+static int advance(import_run *r, const char *position, int scanned, const batch_counts *c)
+{
+    char run[24], f[6][24];
+    snprintf(run, sizeof(run), "%" PRId64, r->run_id);
+    snprintf(f[0], sizeof(f[0]), "%d", scanned);
+    snprintf(f[1], sizeof(f[1]), "%" PRId64, c->inserted);
+    snprintf(f[2], sizeof(f[2]), "%" PRId64, c->updated);
+    snprintf(f[3], sizeof(f[3]), "%" PRId64, c->unchanged);
+    snprintf(f[4], sizeof(f[4]), "%" PRId64, c->conflicts);
+    snprintf(f[5], sizeof(f[5]), "%" PRId64, c->tasks);
+    const char *params[] = {
+        run, position, f[0], f[1], f[2], f[3], f[4], f[5], c->live ? "true" : "false"};
+    return sp_db_exec_params(
+        r->dst, "SELECT spool.import_advance($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, params, NULL);
 }
 
 static int verify_batch(import_run *r)
@@ -261,74 +689,120 @@ static int verify_batch(import_run *r)
     return 0;
 }
 
-/* Runs one batch: fetch, map, stage, apply or verify, commit (rollback when dry). Sets
- * *scanned to the batch's job count (0: done). Returns an exit code. */
-static int run_batch(import_run *r, int *scanned)
+/* Writes (or verifies, or classifies for a dry run) one batch in one transaction. Returns
+ * an exit code. */
+static int write_batch(import_run *r, const import_batch *b)
 {
-    cli_psrc_batch *b = &r->batch;
-    int rc = CLI_EXIT_FAIL;
-    *scanned = 0;
+    batch_counts c = {0};
+    int nnew = 0, nlive = 0, nstage = 0;
     double t = now_s(), t2;
-    if (cli_psrc_next(r->src, r->o.batch, b, r->err, sizeof(r->err)) < 0) {
-        fprintf(stderr, "error: %s\n", r->err);
+    if (grow_writer(r, b->n) < 0) {
+        fputs("error: out of memory\n", stderr);
         return CLI_EXIT_FAIL;
     }
-    const sp_db_res *jobs = b->jobs;
-    int n = sp_db_res_nrows(jobs);
-    if (n == 0) {
-        rc = CLI_EXIT_OK;
-        goto out;
+    size_t lo = 0, to = 0;
+    for (int i = 0; i < b->n; i++) {
+        r->toff[2 * i] = lo;
+        r->toff[2 * i + 1] = to;
+        lo += b->oc[i].line_len;
+        to += b->oc[i].tasks_len;
     }
-    t2 = now_s();
-    r->t_fetch += t2 - t;
-    t = t2;
-    if (map_batch(r, b) < 0) {
-        fprintf(stderr,
-                "error: %s\nhint: nothing of this batch was written; fix the row and "
-                "run again to resume\n",
-                r->err);
-        goto out;
+    if (sp_db_exec_params(r->dst, "BEGIN", 0, NULL, NULL) < 0)
+        goto db_fail;
+    if (r->o.verify) {
+        if (stage(r, b, -1) < 0)
+            goto db_fail;
+        t2 = now_s();
+        r->t_copy += t2 - t;
+        t = t2;
+        if (verify_batch(r) < 0)
+            goto db_fail;
+        r->t_apply += now_s() - t;
+    } else {
+        if (classify(r, b) < 0)
+            goto db_fail;
+        for (int i = 0; i < b->n; i++) {
+            if (r->kind[i] == KIND_NEW) {
+                nnew++;
+                nlive += b->oc[i].live;
+                c.tasks += (int64_t)b->oc[i].ntasks;
+            } else if (r->kind[i] == KIND_SAME) {
+                c.unchanged++;
+            } else {
+                nstage++;
+            }
+        }
+        c.inserted = nnew;
+        c.live = nlive > 0;
+        t2 = now_s();
+        r->t_lookup += t2 - t;
+        t = t2;
+        if (nnew > 0 && !r->o.dry_run && (assign_seqs(r, b, nnew, nlive) < 0 || copy_new(r, b) < 0))
+            goto db_fail;
+        t2 = now_s();
+        r->t_copy += t2 - t;
+        t = t2;
+        if (nstage > 0 && (stage(r, b, KIND_STAGE) < 0 || apply_staged(r, b->last, nstage, &c) < 0))
+            goto db_fail;
+        if (r->run_id > 0 && !r->o.dry_run && advance(r, b->last, b->n, &c) < 0)
+            goto db_fail;
+        r->t_apply += now_s() - t;
     }
-    const char *last = v(jobs, n - 1, CLI_PSRC_J_ID);
-    t2 = now_s();
-    r->t_map += t2 - t;
-    t = t2;
-    if (sp_db_exec_params(r->dst, "BEGIN", 0, NULL, NULL) < 0 || stage(r) < 0) {
-        rc = fail_db(r, r->dst, "could not stage a batch in the target");
-        sp_db_rollback(r->dst);
-        goto out;
-    }
-    t2 = now_s();
-    r->t_stage += t2 - t;
-    t = t2;
-    int brc = r->o.verify ? verify_batch(r) : apply_batch(r, last, n);
-    if (brc < 0) {
-        rc = fail_db(r, r->dst,
-                     r->o.verify ? "could not verify a batch" : "could not import a batch");
-        sp_db_rollback(r->dst);
-        goto out;
-    }
-    t2 = now_s();
-    r->t_apply += t2 - t;
-    t = t2;
-    if (sp_db_exec_params(r->dst, r->o.dry_run ? "ROLLBACK" : "COMMIT", 0, NULL, NULL) < 0) {
-        rc = fail_db(r, r->dst, "could not commit a batch");
-        goto out;
-    }
+    t = now_s();
+    /* --verify commits too: what it keeps is the session's pg_temp.import_seen */
+    if (sp_db_exec_params(r->dst, r->o.dry_run ? "ROLLBACK" : "COMMIT", 0, NULL, NULL) < 0)
+        return fail_db(r, r->dst, "could not commit a batch");
     r->t_commit += now_s() - t;
-    char *pos = strdup(last);
+    char *pos = strdup(b->last);
     if (pos == NULL) {
         fputs("error: out of memory\n", stderr);
-        goto out;
+        return CLI_EXIT_FAIL;
     }
     free(r->position);
     r->position = pos;
-    r->done += n;
-    r->counts.scanned += n;
-    *scanned = n;
-    rc = CLI_EXIT_OK;
-out:
+    r->counts.inserted += c.inserted;
+    r->counts.updated += c.updated;
+    r->counts.unchanged += c.unchanged;
+    r->counts.conflicts += c.conflicts;
+    r->counts.tasks_written += c.tasks;
+    for (int i = 0; i < b->n; i++)
+        cli_pimp_count_job(&r->counts, b->oc[i].legacy_status, b->oc[i].status,
+                           (int)b->oc[i].ntasks);
+    r->done += b->n;
+    r->counts.scanned += b->n;
+    return CLI_EXIT_OK;
+db_fail:;
+    int rc =
+        fail_db(r, r->dst, r->o.verify ? "could not verify a batch" : "could not import a batch");
+    sp_db_rollback(r->dst);
     return rc;
+}
+
+/* Reads the type's settings that new jobs take (a dry run of a type not yet registered
+ * writes no job: the defaults stand in). */
+static int load_consts(import_run *r)
+{
+    sp_db_res *res = NULL;
+    sp_buf *name = NULL;
+    const char *params[] = {r->o.type};
+    if (sp_db_exec_params(r->dst,
+                          "SELECT priority, max_attempts, timeout_seconds FROM spool.job_types"
+                          " WHERE name = $1",
+                          1, params, &res) < 0)
+        return fail_db(r, r->dst, "could not read the job type");
+    if (sp_buf_new(&name, 256) < 0 || cli_pmap_copy_field(name, r->o.type) < 0) {
+        sp_buf_free(name);
+        sp_db_res_free(res);
+        fputs("error: --type is too long\n", stderr);
+        return CLI_EXIT_FAIL;
+    }
+    bool found = sp_db_res_nrows(res) > 0;
+    snprintf(r->consts, sizeof(r->consts), "\t%s\tdefault\t%s\t%s\t%s\t", sp_buf_data(name),
+             found ? v(res, 0, 0) : "50", found ? v(res, 0, 1) : "3",
+             found ? v(res, 0, 2) : "1800");
+    sp_buf_free(name);
+    sp_db_res_free(res);
+    return 0;
 }
 
 /* ---- setup ---------------------------------------------------------------------------- */
@@ -610,21 +1084,37 @@ static int import_main(cli_ctx *ctx, const cli_command *cmd, const cli_args *arg
         fprintf(stderr, "error: %s\n", r.err);
         goto out;
     }
-    if (sp_buf_new(&r.jobs_buf, COPY_MAX) < 0 || sp_buf_new(&r.tasks_buf, COPY_MAX) < 0 ||
+    if (sp_buf_new(&r.out, COPY_MAX) < 0 || sp_buf_new(&r.ids, (size_t)MAX_BATCH * 40) < 0 ||
         sp_buf_new(&r.scratch, SCRATCH_MAX) < 0) {
         fputs("error: out of memory\n", stderr);
         goto out;
     }
+    if ((rc = load_consts(&r)) != 0)
+        goto out;
+    rc = CLI_EXIT_FAIL;
     clock_gettime(CLOCK_MONOTONIC, &r.started);
     double t0 = now_s();
+    if (reader_start(&r) < 0) {
+        fputs("error: could not start the reader thread\n", stderr);
+        goto out;
+    }
     for (;;) {
-        int scanned;
-        if ((rc = run_batch(&r, &scanned)) != 0)
+        int brc;
+        import_batch *b = batch_next(&r, &brc);
+        if (b == NULL && brc < 0) {
+            fprintf(stderr, "error: %s\n", r.reader_err);
             goto out;
-        if (scanned == 0)
+        }
+        if (b == NULL)
             break;
+        rc = write_batch(&r, b);
+        batch_done(&r);
+        if (rc != 0)
+            goto out;
+        rc = CLI_EXIT_FAIL;
         progress(&r, false);
     }
+    reader_stop(&r);
     progress(&r, true);
     r.counts.seconds = now_s() - t0;
     if (r.run_id > 0 && (rc = finish_run(&r)) != 0)
@@ -642,12 +1132,18 @@ static int import_main(cli_ctx *ctx, const cli_command *cmd, const cli_args *arg
                              .dst = r.dst,
                          });
 out:
-    cli_psrc_batch_clear(&r.batch);
+    reader_stop(&r);
+    cli_psrc_batch_clear(&r.rbatch);
+    for (int i = 0; i < QUEUE_SLOTS; i++)
+        batch_free(&r.slots[i]);
     sp_db_res_free(src_status);
     sp_db_res_free(src_other);
-    sp_buf_free(r.jobs_buf);
-    sp_buf_free(r.tasks_buf);
+    sp_buf_free(r.out);
+    sp_buf_free(r.ids);
     sp_buf_free(r.scratch);
+    free(r.kind);
+    free(r.seq);
+    free(r.toff);
     free(r.position);
     cli_psrc_free(r.src);
     sp_db_free(r.dst);

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sp_token.h"
@@ -562,6 +563,28 @@ static int ts(const char *in, char *out, size_t outlen, const char **res)
     return rc;
 }
 
+/* An ordering key for a timestamp written by cli_pmap_timestamp ("YYYY-MM-DD HH:MM:SS[.f]"
+ * and an offset): microseconds since 0000-03-01, or INT64_MIN for anything else (infinity,
+ * BC): only the order of the live jobs within a batch depends on it. */
+static int64_t timestamp_key(const char *text)
+{
+    int y, mo, d, h, mi, sec, n = 0;
+    if (text == NULL ||
+        sscanf(text, "%4d-%2d-%2d %2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
+        return INT64_MIN;
+    int64_t us = 0, scale = 100000;
+    const char *p = text + 19;
+    if (*p == '.')
+        for (p++; is_digit(*p); p++, scale /= 10)
+            us += (*p - '0') * scale;
+    /* days from civil (Howard Hinnant's algorithm), years counted from March */
+    int64_t yy = mo <= 2 ? y - 1 : y;
+    int64_t era = yy / 400, yoe = yy - era * 400;
+    int64_t doy = (153 * (mo > 2 ? mo - 3 : mo + 9) + 2) / 5 + d - 1;
+    int64_t days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return ((days * 24 + h) * 60 + mi) * 60000000LL + sec * 1000000LL + us;
+}
+
 static int task_line(const cli_pmap_task *t, const char *job_uuid, sp_buf *out, char *err,
                      size_t errlen)
 {
@@ -628,6 +651,10 @@ int cli_pmap_job_lines(const cli_pmap_job *job, const cli_pmap_task *tasks, size
                  job->status ? job->status : "(null)");
         return SP_E_INVAL;
     }
+    const char *legacy_status = NULL;
+    for (size_t i = 0; i < ARRAY_LEN(known_statuses) && legacy_status == NULL; i++)
+        if (strcmp(job->status, known_statuses[i]) == 0)
+            legacy_status = known_statuses[i];
     if (!is_integer(job->attempts) ||
         (job->duration_seconds != NULL && !is_integer(job->duration_seconds))) {
         snprintf(err, errlen, "job %s: attempts and durationInSeconds must be integers", job->id);
@@ -688,14 +715,12 @@ int cli_pmap_job_lines(const cli_pmap_job *job, const cli_pmap_task *tasks, size
         if ((rc = task_line(&tasks[i], id, task_lines, err, errlen)) < 0)
             return rc;
 
-    /* The job's line, all but the checksum, into scratch. */
+    /* The job's line, all but the checksum and the live flag, into scratch: first the
+     * columns the job tables share (the body), then the legacy id and status. */
     sp_buf_reset(scratch);
     line_writer w = {scratch, 0, true};
-    lw_field(&w, job->id);
     lw_field(&w, id);
-    lw_field(&w, job->status);
     lw_field(&w, status);
-    lw_field(&w, live ? "t" : "f");
     lw_field(&w, c_created); /* run_at: the legacy claim order was createdAt */
 
     /* payload */
@@ -771,6 +796,7 @@ int cli_pmap_job_lines(const cli_pmap_job *job, const cli_pmap_task *tasks, size
     lw_raw(&w, "}}");
 
     lw_field(&w, job->original_job_id != NULL ? root : NULL);
+    lw_field(&w, strcmp(status, "completed") == 0 ? "100" : "0"); /* progress */
     lw_field(&w, cancelled_st ? c_cancelled : NULL);
     lw_field(&w, cancelled_st ? job->cancellation_reason : NULL);
     lw_field(&w, outcome->has_cost ? outcome->cost : NULL);
@@ -780,10 +806,16 @@ int cli_pmap_job_lines(const cli_pmap_job *job, const cli_pmap_task *tasks, size
     if (w.rc < 0)
         return w.rc;
     size_t body_len = sp_buf_len(scratch);
+    lw_field(&w, job->id);
+    lw_field(&w, job->status);
+    if (w.rc < 0)
+        return w.rc;
+    size_t legacy_len = sp_buf_len(scratch);
 
-    /* Checksum: mapping version, options, the job's line and its tasks' lines. */
-    w.rc =
-        sp_buf_appendf(scratch, "\n%s\n%s\n%d\n", CLI_PMAP_VERSION, opts->type, (int)opts->running);
+    /* Checksum: the line so far, the live flag, mapping version, options and the tasks'
+     * lines. */
+    w.rc = sp_buf_appendf(scratch, "\n%c\n%s\n%s\n%d\n", live ? 't' : 'f', CLI_PMAP_VERSION,
+                          opts->type, (int)opts->running);
     if (w.rc == 0)
         w.rc = sp_buf_append(scratch, sp_buf_data(task_lines) + task_start,
                              sp_buf_len(task_lines) - task_start);
@@ -793,8 +825,19 @@ int cli_pmap_job_lines(const cli_pmap_job *job, const cli_pmap_task *tasks, size
     sp_sha256_hex(sp_buf_data(scratch), sp_buf_len(scratch), sum);
     sum[32] = '\0'; /* 128 bits are plenty to notice a change */
 
-    if ((rc = sp_buf_append(jobs, sp_buf_data(scratch), body_len)) < 0 ||
-        (rc = sp_buf_appendf(jobs, "\t%s\n", sum)) < 0)
+    size_t line_start = sp_buf_len(jobs);
+    if ((rc = sp_buf_append(jobs, sp_buf_data(scratch), legacy_len)) < 0 ||
+        (rc = sp_buf_appendf(jobs, "\t%s\t%c\n", sum, live ? 't' : 'f')) < 0)
         return rc;
+    memcpy(outcome->id, id, sizeof(outcome->id));
+    memcpy(outcome->checksum, sum, sizeof(outcome->checksum));
+    outcome->legacy_status = legacy_status;
+    outcome->attempts = strtoll(job->attempts, NULL, 10);
+    outcome->run_at = timestamp_key(c_created);
+    outcome->body_len = body_len;
+    outcome->rows_len = legacy_len + 1 + 32;
+    outcome->line_len = sp_buf_len(jobs) - line_start;
+    outcome->ntasks = ntasks;
+    outcome->tasks_len = sp_buf_len(task_lines) - task_start;
     return 0;
 }

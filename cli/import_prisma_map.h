@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sp_buf.h"
 #include "sp_err.h"
@@ -123,17 +124,42 @@ typedef struct {
     cli_pmap_running running;
 } cli_pmap_options;
 
-/* What a mapping produced, for the caller's counters. */
+/* What a mapping produced: what the caller counts, classifies and writes it by. */
 typedef struct {
-    const char *status; /* static */
+    const char *status;        /* static: the Spool status */
+    const char *legacy_status; /* static: the legacy status, e.g. "FAILED" */
     bool live;
     bool has_cost;
-    char cost[64]; /* exact dollars when has_cost */
+    char cost[64];     /* exact dollars when has_cost */
+    char id[37];       /* the Spool id */
+    char checksum[33]; /* of everything the import writes for the job */
+    long long attempts;
+    int64_t run_at; /* an ordering key of run_at (microseconds; INT64_MIN: unknown) */
+    /* The job's line (line_len bytes, newline included) starts with body_len bytes of the
+     * columns spool.job_live/job_archive take (CLI_PMAP_JOB_COLUMNS), then a tab; bytes
+     * body_len + 1 up to rows_len are those of CLI_PMAP_ROW_COLUMNS. */
+    size_t body_len, rows_len, line_len;
+    size_t ntasks, tasks_len; /* its task lines: ntasks lines, tasks_len bytes */
 } cli_pmap_outcome;
 
+/* The columns of a job's line, in order: the body (the columns of spool.job_live and
+ * spool.job_archive the mapping sets), then the legacy id, the legacy status, the checksum
+ * and the live flag (pg_temp.import_jobs has all of them, in this order). */
+#define CLI_PMAP_JOB_COLUMNS                                                                       \
+    "id, status, run_at, payload, result, error, errors, attempts, metadata, original_job_id, "    \
+    "progress, cancel_requested_at, cancel_reason, cost, created_at, started_at, finished_at"
+/* The columns of spool.import_rows a job's line begins (after the body): legacy id, legacy
+ * status, checksum. */
+#define CLI_PMAP_ROW_COLUMNS "legacy_id, legacy_status, checksum"
+/* A task line's columns: spool.job_tasks's and pg_temp.import_tasks's, in order. */
+#define CLI_PMAP_TASK_COLUMNS                                                                      \
+    "id, job_id, legacy_id, name, model, price, time_seconds, log, llm_interactions, "             \
+    "created_at, updated_at"
+
 /*
- * Appends the COPY lines of one job and its tasks: the job's line to jobs (columns of
- * pg_temp.import_jobs, in order, the last one the checksum), one line per task to tasks.
+ * Appends the COPY lines of one job and its tasks: the job's line to jobs (the columns of
+ * CLI_PMAP_JOB_COLUMNS, then legacy id, legacy status, checksum, live), one line per task to
+ * tasks (CLI_PMAP_TASK_COLUMNS).
  * The checksum is over the mapping version, the options and every other field of the job
  * and its tasks, so it changes exactly when the import would write something different.
  * scratch is working space. SP_E_INVAL (err says which field) for a value the mapping

@@ -28,16 +28,19 @@ static const char dst_status_sql[] =
     "SELECT j.status, count(*) AS jobs, coalesce(trim_scale(sum(j.cost)), 0) AS cost"
     " FROM spool.import_rows r JOIN spool.jobs j ON j.id = r.job_id GROUP BY 1 ORDER BY 1";
 
+/* One scan of job_tasks (count and price together); imported jobs joined once for cost
+ * and chains together. */
 static const char dst_other_sql[] =
-    "SELECT (SELECT count(*) FROM spool.job_tasks) AS tasks,"
-    " (SELECT coalesce(trim_scale(sum(price)), 0) FROM spool.job_tasks) AS task_price,"
-    " count(*) AS chains, coalesce(max(n), 0) + 1 AS longest_chain,"
-    " (SELECT count(*) FROM spool.import_rows) AS imported,"
-    " (SELECT coalesce(trim_scale(sum(j.cost)), 0) FROM spool.import_rows r"
-    "   JOIN spool.jobs j ON j.id = r.job_id) AS cost"
-    " FROM (SELECT j.original_job_id, count(*) AS n FROM spool.import_rows r"
-    "        JOIN spool.jobs j ON j.id = r.job_id"
-    "       WHERE j.original_job_id IS NOT NULL GROUP BY 1) x";
+    "SELECT t.tasks, t.task_price, c.chains, c.longest_chain,"
+    " (SELECT count(*) FROM spool.import_rows) AS imported, c.cost"
+    " FROM (SELECT count(*) AS tasks, coalesce(trim_scale(sum(price)), 0) AS task_price"
+    "        FROM spool.job_tasks) t,"
+    " (SELECT count(*) FILTER (WHERE x.root IS NOT NULL) AS chains,"
+    "         coalesce(max(x.n) FILTER (WHERE x.root IS NOT NULL), 0) + 1 AS longest_chain,"
+    "         coalesce(trim_scale(sum(x.cost)), 0) AS cost"
+    "    FROM (SELECT j.original_job_id AS root, count(*) AS n, sum(j.cost) AS cost"
+    "            FROM spool.import_rows r JOIN spool.jobs j ON j.id = r.job_id"
+    "           GROUP BY 1) x) c";
 
 static const char extra_sql[] =
     "SELECT r.legacy_id, count(*) OVER () FROM spool.import_rows r"

@@ -235,39 +235,56 @@ sp_db *cli_psrc_db(cli_psrc *src)
     return src->db;
 }
 
-/* One rule: a query returning (id, reference, total) for at most 3 offending rows. */
+/* One rule: a query returning (id, reference, total) for at most 3 offending rows. A rule
+ * that a validated, enforced foreign key (fk_*: table.column REFERENCES ref.id) already
+ * guarantees is not checked again: the database holds no row that breaks it. */
 typedef struct {
     bool needs_retries, needs_tasks;
-    const char *what;    /* "%lld <what>" */
-    const char *example; /* "Job %s -> originalJobId %s" */
+    const char *fk_table, *fk_column, *fk_ref; /* NULL: no foreign key covers the rule */
+    const char *what;                          /* "%lld <what>" */
+    const char *example;                       /* "Job %s -> originalJobId %s" */
     const char *sql;
 } rule;
 
 static const rule rules[] = {
-    {true, false, "retry rows name an original job that does not exist",
-     "\"Job\" %s has originalJobId %s",
+    {true, false, "Job", "originalJobId", "Job",
+     "retry rows name an original job that does not exist", "\"Job\" %s has originalJobId %s",
      "SELECT j.id, j.\"originalJobId\", count(*) OVER () FROM \"Job\" j"
      " WHERE j.\"originalJobId\" IS NOT NULL"
      " AND NOT EXISTS (SELECT 1 FROM \"Job\" o WHERE o.id = j.\"originalJobId\")"
      " ORDER BY j.id LIMIT 3"},
-    {true, false,
+    /* Only retry rows can break it: their set is joined with itself twice (hash joins over
+     * the retries, not the whole table). */
+    {true, false, NULL, NULL, NULL,
      "retry rows name themselves, or an original that is not a root nor a retry of one",
      "\"Job\" %s has originalJobId %s",
-     "SELECT j.id, j.\"originalJobId\", count(*) OVER () FROM \"Job\" j"
-     " JOIN \"Job\" o ON o.id = j.\"originalJobId\""
-     " WHERE j.\"originalJobId\" = j.id OR (o.\"originalJobId\" IS NOT NULL AND EXISTS ("
-     "  SELECT 1 FROM \"Job\" oo WHERE oo.id = o.\"originalJobId\" AND oo.\"originalJobId\" IS NOT "
-     "NULL))"
+     "WITH r AS MATERIALIZED (SELECT id, \"originalJobId\" AS orig FROM \"Job\""
+     "  WHERE \"originalJobId\" IS NOT NULL)"
+     " SELECT j.id, j.orig, count(*) OVER () FROM r j"
+     " WHERE j.orig = j.id OR j.orig IN (SELECT o.id FROM r o JOIN r oo ON oo.id = o.orig)"
      " ORDER BY j.id LIMIT 3"},
-    {false, false, "jobs name an evaluation that does not exist", "\"Job\" %s has evaluationId %s",
+    {false, false, "Job", "evaluationId", "Evaluation",
+     "jobs name an evaluation that does not exist", "\"Job\" %s has evaluationId %s",
      "SELECT j.id, j.\"evaluationId\", count(*) OVER () FROM \"Job\" j"
      " WHERE NOT EXISTS (SELECT 1 FROM \"Evaluation\" e WHERE e.id = j.\"evaluationId\")"
      " ORDER BY j.id LIMIT 3"},
-    {false, true, "tasks name a job that does not exist", "\"Task\" %s has jobId %s",
+    {false, true, "Task", "jobId", "Job", "tasks name a job that does not exist",
+     "\"Task\" %s has jobId %s",
      "SELECT t.id, t.\"jobId\", count(*) OVER () FROM \"Task\" t"
      " WHERE NOT EXISTS (SELECT 1 FROM \"Job\" j WHERE j.id = t.\"jobId\")"
      " ORDER BY t.id LIMIT 3"},
 };
+
+/* Whether a validated foreign key with enabled triggers holds table.column to ref.id. */
+static const char fk_sql[] =
+    "SELECT EXISTS (SELECT 1 FROM pg_constraint c"
+    " JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]"
+    " JOIN pg_attribute b ON b.attrelid = c.confrelid AND b.attnum = c.confkey[1]"
+    " WHERE c.contype = 'f' AND c.convalidated AND cardinality(c.conkey) = 1"
+    " AND c.conrelid = to_regclass(quote_ident($1)) AND c.confrelid = to_regclass(quote_ident($3))"
+    " AND a.attname = $2 AND b.attname = 'id'"
+    " AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgconstraint = c.oid"
+    "  AND t.tgenabled = 'D'))";
 
 int cli_psrc_preflight(cli_psrc *src, char *err, size_t errlen)
 {
@@ -279,6 +296,18 @@ int cli_psrc_preflight(cli_psrc *src, char *err, size_t errlen)
             (r->needs_tasks && !src->shape.has_tasks))
             continue;
         sp_db_res *res = NULL;
+        if (r->fk_table != NULL) {
+            const char *params[] = {r->fk_table, r->fk_column, r->fk_ref};
+            if (sp_db_exec_params(src->db, fk_sql, 3, params, &res) < 0) {
+                db_err(src, "could not check the source", err, errlen);
+                return SP_E_DB;
+            }
+            bool enforced = sp_db_res_value(res, 0, 0)[0] == 't';
+            sp_db_res_free(res);
+            res = NULL;
+            if (enforced)
+                continue;
+        }
         if (sp_db_exec_params(src->db, r->sql, 0, NULL, &res) < 0) {
             db_err(src, "could not check the source", err, errlen);
             return SP_E_DB;
@@ -463,20 +492,23 @@ int cli_psrc_totals(cli_psrc *src, sp_db_res **by_status, sp_db_res **other, cha
              cost);
     if (sp_db_exec_params(src->db, sql, 0, NULL, by_status) < 0)
         goto fail;
+    /* One scan of "Task" (count and price together), one of the retries (chains). */
     snprintf(sql, sizeof(sql),
-             "SELECT %s AS tasks, %s AS task_price, %s AS chains, %s AS longest_chain,"
-             " (SELECT min(\"createdAt\")::timestamptz FROM \"Job\") AS oldest",
-             s->has_tasks ? "(SELECT count(*) FROM \"Task\")" : "0",
-             !s->has_tasks ? "0"
+             "SELECT t.tasks, t.task_price, c.chains, c.longest_chain,"
+             " (SELECT min(\"createdAt\")::timestamptz FROM \"Job\") AS oldest"
+             " FROM (%s) t, (%s) c",
+             !s->has_tasks ? "SELECT 0 AS tasks, 0 AS task_price"
              : s->task_dollars
-                 ? "(SELECT coalesce(trim_scale(sum(\"priceInDollars\")), 0) FROM \"Task\")"
-                 : "(SELECT coalesce(trim_scale(sum(\"priceInCents\"::numeric / 100)), 0)"
-                   " FROM \"Task\")",
-             s->has_retries ? "(SELECT count(DISTINCT \"originalJobId\") FROM \"Job\")" : "0",
-             s->has_retries ? "(SELECT coalesce(max(n), 0) + 1 FROM (SELECT count(*) AS n FROM"
-                              " \"Job\" WHERE \"originalJobId\" IS NOT NULL"
-                              " GROUP BY \"originalJobId\") x)"
-                            : "1");
+                 ? "SELECT count(*) AS tasks, coalesce(trim_scale(sum(\"priceInDollars\")), 0)"
+                   " AS task_price FROM \"Task\""
+                 : "SELECT count(*) AS tasks,"
+                   " coalesce(trim_scale(sum(\"priceInCents\"::numeric / 100)), 0) AS task_price"
+                   " FROM \"Task\"",
+             s->has_retries ? "SELECT count(*) AS chains, coalesce(max(n), 0) + 1 AS longest_chain"
+                              " FROM (SELECT count(*) AS n FROM \"Job\""
+                              " WHERE \"originalJobId\" IS NOT NULL"
+                              " GROUP BY \"originalJobId\") x"
+                            : "SELECT 0 AS chains, 1 AS longest_chain");
     if (sp_db_exec_params(src->db, sql, 0, NULL, other) < 0)
         goto fail;
     return 0;

@@ -3,7 +3,9 @@
 --   -> TABLE(inserted integer, updated integer, unchanged integer, conflicts integer,
 --            tasks integer, conflict_ids text[])
 -- Applies one batch of import-prisma, staged by the caller in pg_temp.import_jobs and
--- pg_temp.import_tasks (spool.import_prepare), inside the caller's transaction:
+-- pg_temp.import_tasks (spool.import_prepare), inside the caller's transaction. The CLI
+-- stages only the jobs it cannot write straight into the job tables (those whose id
+-- spool.import_lookup found: imported before, or held by another job); any batch works:
 --   unchanged  the legacy row was imported before with the same checksum: nothing written;
 --   conflict   the job's id is held by a job no import wrote, or Spool has changed the job
 --              since it was imported (its status or attempts differ from what the import
@@ -41,6 +43,9 @@ BEGIN
         END IF;
     END IF;
 
+    -- Statistics for the staged rows, so that the joins below probe the indexes of the big
+    -- tables for a few rows instead of scanning them.
+    ANALYZE pg_temp.import_jobs;
     DELETE FROM pg_temp.import_jobs s
      USING spool.import_rows r
      WHERE r.job_id = s.id AND r.checksum = s.checksum;
@@ -100,7 +105,7 @@ BEGIN
         SELECT s.id, nextval('spool.job_seq'), p_type, 'default', s.status, t.priority,
                s.run_at, s.payload, s.result, s.error, s.errors, s.attempts, t.max_attempts,
                t.timeout_seconds, s.metadata, s.original_job_id,
-               CASE WHEN s.status = 'completed' THEN 100 ELSE 0 END,
+               s.progress,
                s.cancel_requested_at, s.cancel_reason, s.cost, s.created_at, s.started_at,
                s.finished_at
           FROM pg_temp.import_jobs s

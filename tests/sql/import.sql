@@ -1,7 +1,7 @@
 -- import-prisma's SQL: spool.import_uuid, import_prepare, import_apply (insert, unchanged,
 -- update, conflict, dry run), import_verify, the job_tasks prune trigger, retry_chains.
 BEGIN;
-SELECT plan(18);
+SELECT plan(22);
 SELECT is((SELECT name FROM spool.register_type('itest_import', retention => '100 years')),
           'itest_import', 'a type to import into');
 
@@ -30,7 +30,14 @@ SELECT * FROM (VALUES
    v(legacy_id, id, legacy_status, status, live, run_at, payload, result, error, errors, attempts,
      metadata, original_job_id, cancel_requested_at, cancel_reason, cost, created_at, started_at,
      finished_at, checksum);
-INSERT INTO pg_temp.import_jobs SELECT * FROM stage_jobs;
+-- in the staging table's column order (a mapped job's COPY line)
+CREATE TEMP VIEW stage_rows AS
+SELECT id, status, run_at, payload, result, error, errors, attempts, metadata, original_job_id,
+       (CASE WHEN status = 'completed' THEN 100 ELSE 0 END)::smallint AS progress,
+       cancel_requested_at, cancel_reason, cost, created_at, started_at, finished_at, legacy_id,
+       legacy_status, checksum, live
+  FROM stage_jobs;
+INSERT INTO pg_temp.import_jobs SELECT * FROM stage_rows;
 INSERT INTO pg_temp.import_tasks VALUES (spool.import_uuid('t1', 'Task'), spool.import_uuid('retry1'),
   't1', 'grade', 'm', 0.05, 3, 'log', NULL, '2025-06-01 00:11:00+00', NULL);
 SELECT is((SELECT row(inserted, updated, unchanged, conflicts, tasks)::text
@@ -46,29 +53,45 @@ SELECT is((SELECT string_agg(status || '@' || CASE WHEN id IN (SELECT id FROM sp
 SELECT is((SELECT jobs::int FROM spool.retry_chains WHERE root_id = spool.import_uuid('root1')), 2,
           'retry_chains shows the chain');
 
+-- what the CLI asks before each batch: which ids the target knows, with their checksum
+SELECT is((SELECT string_agg(coalesce(checksum, '-') || ':' || in_jobs, ',' ORDER BY checksum)
+             FROM spool.import_lookup(ARRAY[spool.import_uuid('root1'), spool.import_uuid('retry1'),
+                                            spool.import_uuid('nobody')])),
+          'sum1:true,sum2:true', 'import_lookup: known ids with their checksum, unknown ones absent');
+SELECT is((SELECT count(*) FROM spool.import_lookup('{}')), 0::bigint, 'import_lookup of nothing');
+
+-- the run row advances with the batch
+INSERT INTO spool.import_runs (source, shape, options) VALUES ('test', 'test', '{}');
+SELECT lives_ok($$SELECT spool.import_advance((SELECT max(id) FROM spool.import_runs), 'retry1',
+                                              2, 1, 0, 1, 0, 3, true)$$,
+                'import_advance records a batch');
+SELECT is((SELECT position || ' ' || rows_done || ' ' || inserted || ' ' || unchanged || ' ' || tasks
+             FROM spool.import_runs WHERE id = (SELECT max(id) FROM spool.import_runs)),
+          'retry1 2 1 1 3', 'the position and the counts are recorded');
+
 -- the same batch again: unchanged
 TRUNCATE pg_temp.import_jobs, pg_temp.import_tasks;
-INSERT INTO pg_temp.import_jobs SELECT * FROM stage_jobs;
+INSERT INTO pg_temp.import_jobs SELECT * FROM stage_rows;
 SELECT is((SELECT unchanged FROM spool.import_apply(NULL, 'itest_import', 'retry1', 2)), 2,
           'same checksums: unchanged');
 
 -- a changed root: updated; once Spool has claimed it: conflict
 TRUNCATE pg_temp.import_jobs;
-INSERT INTO pg_temp.import_jobs SELECT * FROM stage_jobs WHERE legacy_id = 'root1';
+INSERT INTO pg_temp.import_jobs SELECT * FROM stage_rows WHERE legacy_id = 'root1';
 UPDATE pg_temp.import_jobs SET checksum = 'sum1b', cost = 0.3;
 SELECT is((SELECT updated FROM spool.import_apply(NULL, 'itest_import', 'root1', 1)), 1,
           'changed checksum: updated');
 SELECT is((SELECT cost FROM spool.jobs WHERE id = spool.import_uuid('root1')), 0.3, 'the new value is written');
 UPDATE spool.job_live SET status = 'running', attempts = 1 WHERE id = spool.import_uuid('root1');
 TRUNCATE pg_temp.import_jobs;
-INSERT INTO pg_temp.import_jobs SELECT * FROM stage_jobs WHERE legacy_id = 'root1';
+INSERT INTO pg_temp.import_jobs SELECT * FROM stage_rows WHERE legacy_id = 'root1';
 UPDATE pg_temp.import_jobs SET checksum = 'sum1c';
 SELECT is((SELECT conflict_ids FROM spool.import_apply(NULL, 'itest_import', 'root1', 1)), '{root1}'::text[],
           'a job Spool changed since is a conflict, left alone');
 
 -- verify finds a difference
 TRUNCATE pg_temp.import_jobs;
-INSERT INTO pg_temp.import_jobs SELECT * FROM stage_jobs WHERE legacy_id = 'retry1';
+INSERT INTO pg_temp.import_jobs SELECT * FROM stage_rows WHERE legacy_id = 'retry1';
 UPDATE pg_temp.import_jobs SET error = 'other';
 SELECT is((SELECT string_agg(field, ',' ORDER BY field) FROM spool.import_verify('itest_import')),
           'error,tasks', 'import_verify names the fields that differ (the staged batch has no task)');

@@ -337,33 +337,45 @@ static void test_job_lines(void **state)
 
     char *line = strdup(sp_buf_data(jobs));
     char *f[32];
-    assert_int_equal(split(line, f, 32), 20);
-    assert_string_equal(f[0], "clx1abc2def3ghi4jkl5mno6");
-    assert_string_equal(f[1], "3a708327-0fef-879b-a438-d5b3b3f470ca");
-    assert_string_equal(f[2], "FAILED");
-    assert_string_equal(f[3], "failed");
-    assert_string_equal(f[4], "f");
-    assert_string_equal(f[5], "2025-07-01 10:00:00+00");
-    assert_string_equal(f[6], "{\"evaluationId\":\"ev1\",\"evaluationVersionId\":null,"
+    assert_int_equal(split(line, f, 32), 21);
+    assert_string_equal(f[0], "3a708327-0fef-879b-a438-d5b3b3f470ca");
+    assert_string_equal(f[1], "failed");
+    assert_string_equal(f[2], "2025-07-01 10:00:00+00");
+    assert_string_equal(f[3], "{\"evaluationId\":\"ev1\",\"evaluationVersionId\":null,"
                               "\"agentEvalBatchId\":\"b1\",\"documentId\":\"doc1\","
                               "\"agentId\":\"ag1\"}");
-    assert_string_equal(f[7], "{\"llmThinking\":null,\"durationInSeconds\":61,"
+    assert_string_equal(f[4], "{\"llmThinking\":null,\"durationInSeconds\":61,"
                               "\"logs\":\"a\\\\tb\"}");
-    assert_string_equal(f[8], "rate limit \"429\"\\n");
+    assert_string_equal(f[5], "rate limit \"429\"\\n");
     /* errors: the one error, at the finish time (completedAt missing: updatedAt) */
-    assert_string_equal(f[9], "[{\"attempt\":2,\"error\":\"rate limit \\\\\"429\\\\\"\\\\n\","
+    assert_string_equal(f[6], "[{\"attempt\":2,\"error\":\"rate limit \\\\\"429\\\\\"\\\\n\","
                               "\"at\":\"2025-07-01 10:05:00.25+00\"}]");
-    assert_string_equal(f[10], "2");
-    assert_non_null(strstr(f[11], "\"id\":\"clx1abc2def3ghi4jkl5mno6\""));
-    assert_non_null(strstr(f[11], "\"costInCents\":10"));
-    assert_non_null(strstr(f[11], "\"originalJobId\":\"0F8FAD5B-D9CB-469F-A165-70867728950E\""));
-    assert_string_equal(f[12], "0f8fad5b-d9cb-469f-a165-70867728950e");
-    assert_string_equal(f[13], "\\N");
-    assert_string_equal(f[15], "0.1");
-    assert_string_equal(f[16], "2025-07-01 10:00:00+00");
-    assert_string_equal(f[17], "2025-07-01 10:00:01+00");
-    assert_string_equal(f[18], "2025-07-01 10:05:00.25+00");
+    assert_string_equal(f[7], "2");
+    assert_non_null(strstr(f[8], "\"id\":\"clx1abc2def3ghi4jkl5mno6\""));
+    assert_non_null(strstr(f[8], "\"costInCents\":10"));
+    assert_non_null(strstr(f[8], "\"originalJobId\":\"0F8FAD5B-D9CB-469F-A165-70867728950E\""));
+    assert_string_equal(f[9], "0f8fad5b-d9cb-469f-a165-70867728950e");
+    assert_string_equal(f[10], "0");
+    assert_string_equal(f[11], "\\N");
+    assert_string_equal(f[13], "0.1");
+    assert_string_equal(f[14], "2025-07-01 10:00:00+00");
+    assert_string_equal(f[15], "2025-07-01 10:00:01+00");
+    assert_string_equal(f[16], "2025-07-01 10:05:00.25+00");
+    assert_string_equal(f[17], "clx1abc2def3ghi4jkl5mno6");
+    assert_string_equal(f[18], "FAILED");
     assert_int_equal(strlen(f[19]), 32);
+    assert_string_equal(f[20], "f");
+    /* The offsets the writer composes its lines from. */
+    assert_int_equal(oc.line_len, strlen(sp_buf_data(jobs)));
+    assert_memory_equal(sp_buf_data(jobs) + oc.body_len, "\tclx1abc2def3ghi4jkl5mno6\tFAILED\t",
+                        33);
+    assert_memory_equal(sp_buf_data(jobs) + oc.rows_len, "\tf\n", 3);
+    assert_string_equal(oc.id, "3a708327-0fef-879b-a438-d5b3b3f470ca");
+    assert_string_equal(oc.checksum, f[19]);
+    assert_string_equal(oc.legacy_status, "FAILED");
+    assert_int_equal(oc.attempts, 2);
+    assert_int_equal(oc.ntasks, 2);
+    assert_int_equal(oc.tasks_len, strlen(sp_buf_data(tasks)));
     char sum1[33];
     strcpy(sum1, f[19]);
     free(line);
@@ -383,7 +395,7 @@ static void test_job_lines(void **state)
     t[1].price_in_dollars = "0.100001";
     assert_int_equal(
         cli_pmap_job_lines(&job, t, 2, &opts, jobs, tasks, scratch, &oc, err, sizeof err), 0);
-    assert_string_not_equal(strrchr(sp_buf_data(jobs), '\t') + 1, sum1);
+    assert_string_not_equal(oc.checksum, sum1);
 
     /* RUNNING with --running fail: dead, "interrupted by migration", finished at updatedAt;
      * requeue: pending in job_live, startedAt kept in metadata only. */
