@@ -26,6 +26,7 @@
 #include "srv_events.h"
 #include "srv_http.h"
 #include "srv_pool.h"
+#include "srv_sse.h"
 
 static atomic_bool stopping;
 
@@ -232,7 +233,8 @@ int main(int argc, char **argv)
         .poll_ms = (int)sp_config_duration_ms(cfg, "events_poll"),
         .connect_timeout_s = connect_timeout_s,
     };
-    if (srv_events_start(&ec, srv.database_url, &srv.events) != 0) {
+    if (srv_events_start(&ec, srv.database_url, &srv.events) != 0 ||
+        srv_sse_init((int)sp_config_int(cfg, "sse_threads")) != 0) {
         fprintf(stderr, "spoold: could not start the event hub\n");
         goto out;
     }
@@ -269,6 +271,7 @@ out:
     if (maint_started)
         pthread_join(maint, NULL);
     srv_http_stop(&srv);
+    srv_sse_free();
     srv_events_free(srv.events);
     srv_auth_free(srv.auth);
     srv_pool_free(srv.pool);

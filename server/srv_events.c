@@ -4,8 +4,8 @@
  *
  * Locks: ev->mu guards the subscriber list, the public watermark and the counters; each
  * subscriber's own mutex guards its queue and flags. Order: ev->mu, then a subscriber's
- * mutex, then (inside wake callbacks) MHD's own locks. The hub thread never holds a lock
- * across a database call. The gap cursor and the read schedule belong to the hub thread.
+ * mutex, then whatever a wake callback takes (srv_sse's takes none). The hub thread never holds a
+ * lock across a database call. The gap cursor and the read schedule belong to the hub thread.
  */
 #include "srv_events.h"
 

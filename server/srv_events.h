@@ -26,9 +26,10 @@
  * counted (its client reconnects with Last-Event-ID and loses nothing). Memory never grows
  * with a slow client.
  *
- * Threading: the hub thread produces; MHD threads consume through srv_sub_*. A
- * subscriber's wake callback is called by the hub thread (or by srv_events_shutdown) with
- * the subscriber's lock held; it must not call back into this module.
+ * Threading: the hub thread produces; stream threads (srv_sse's writers, MHD threads during a
+ * replay) consume through srv_sub_*. A subscriber's wake callback is called by the hub thread
+ * (or by srv_events_shutdown) with the subscriber's lock held; it must not call back into
+ * this module, and should be cheap: one event calls it for every sleeping subscriber.
  */
 #ifndef SRV_EVENTS_H
 #define SRV_EVENTS_H
@@ -78,9 +79,9 @@ typedef struct {
  * fails with SP_E_CONN. */
 SP_MUSTCHECK int srv_events_start(const srv_events_config *cfg, const char *database_url,
                                   srv_events **out);
-/* Ends every stream cleanly: each subscriber is marked ending and a suspended one is woken
- * (its connection resumed), so that it sends what is queued and ends its response; then the
- * hub thread stops. New subscriptions fail from here on. Call before MHD_stop_daemon. */
+/* Ends every stream cleanly: each subscriber is marked ending and a sleeping one is woken,
+ * so that its stream sends what is queued and ends its response; then the hub thread
+ * stops. New subscriptions fail from here on. Call before MHD_stop_daemon. */
 void srv_events_shutdown(srv_events *ev);
 /* Shuts down if needed and frees; accepts NULL. Every subscriber must be unsubscribed. */
 void srv_events_free(srv_events *ev);

@@ -15,8 +15,12 @@
  * history; a per-job stream ends after the job's final event (completed, dead, cancelled),
  * and one that resumes after that event is answered 204 No Content (an EventSource stops
  * reconnecting).
- * A stream with nothing to send suspends its connection and the hub resumes it, so no thread
- * waits on a stream. srv_events_shutdown ends every stream cleanly.
+ * Once live, a stream's connection stays suspended in MHD and one of srv_sse_init's writer
+ * threads writes its frames to the socket (the response is close-delimited: no chunked
+ * encoding), so no thread waits on a stream and a delivery costs one write. A client that
+ * stops reading is dropped when its queue is full, or after request_timeout without progress.
+ * srv_events_shutdown ends every stream cleanly (within a short flush time for a client that
+ * does not read, 2 s); every stream has been handed back to MHD before the drain in main ends.
  */
 #ifndef SRV_SSE_H
 #define SRV_SSE_H
@@ -31,6 +35,12 @@ typedef struct {
     srv_sub_filter filter; /* job_id set for a per-job stream */
     int64_t last_event_id; /* -1: none */
 } srv_sse_params;
+
+/* Starts `threads` writer threads (process-wide; once). Call before the HTTP daemon starts.
+ * SP_E_INVAL for a count outside 1..64. */
+SP_MUSTCHECK int srv_sse_init(int threads);
+/* Stops the writers. Call after the HTTP daemon has stopped (no stream is live then). */
+void srv_sse_free(void);
 
 /* Queues the stream response (or an error reply: 503 when too many subscribers or the hub
  * is not connected yet). */

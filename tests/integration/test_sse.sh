@@ -9,9 +9,10 @@
 #     for a stream that reconnects again and again;
 #   - per-job streams (batch rows included) ending after the final event, 204 after it;
 #   - max_subscribers (503 too_many_subscribers);
-#   - a slow subscriber dropped with bounded memory;
+#   - a slow subscriber dropped with bounded memory; a live stream whose client leaves ending
+#     at once, one whose client stops reading let go after request_timeout or at SIGTERM;
 #   - the LISTEN connection re-established after a PostgreSQL restart, with a catch-up read;
-#   - SIGTERM ending every stream cleanly (curl sees a complete chunked response).
+#   - SIGTERM ending every stream cleanly (curl sees a complete, close-delimited response).
 #   SPOOL_TEST_DATABASE_URL=... tests/integration/test_sse.sh build/spoold build/spool
 # Skips (exit 77) when SPOOL_TEST_DATABASE_URL is unset, like the other integration tests;
 # the URL itself is not used: this test needs a cluster it may stop and start.
@@ -340,6 +341,67 @@ check "slow subscriber: spoold RSS grew $((rss1 - rss0)) kB for ~6 MB of events 
     eval '[ $((rss1 - rss0)) -lt 10240 ]'
 kill "$SLOWC" 2>/dev/null
 kill -TERM "$SLOW_PID"; wait "$SLOW_PID" 2>/dev/null
+
+# ---- live streams on the writer threads: a client that leaves, one that stops reading --------------
+# A client that never reads, with events enough to fill its socket but not its queue.
+stuck_client() { # stuck_client PORT: prints its output to $TMP/stuck-PORT.out
+    python3 - "$1" "$ADMIN" >"$TMP/stuck-$1.out" 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.sendall(("GET /v1/events?queue=stuck HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n" % sys.argv[2]).encode())
+time.sleep(30)   # never reads
+PY
+    STUCK_PID=$!
+    PIDS+=("$STUCK_PID")
+}
+flood_stuck() { # ~9 MB of frames: more than a socket's send buffer grows to (tcp_wmem: 4 MB)
+    psql -c "INSERT INTO spool.event_log (job_id, kind, status, type, queue, data) SELECT gen_random_uuid(), 'progress', 'running', 'sse_t', 'stuck', jsonb_build_object('pad', repeat('x', 1200)) FROM generate_series(1, 7000)" >/dev/null
+}
+WPORT=$(free_port)
+start_spoold "$WPORT" --request-timeout 2s --sse-queue-events 100000 --sse-threads 2 || exit 1
+W_PID=$SPID
+curl -sN --max-time 30 -H "Authorization: Bearer $ADMIN" "http://127.0.0.1:$WPORT/v1/events" >/dev/null 2>&1 &
+GONE=$!
+PIDS+=("$GONE")
+wait_until 5 eval '[ "$(subscribers "$WPORT")" = 1 ]'
+kill "$GONE"
+t0=$(date +%s%N)
+wait_until 5 eval '[ "$(subscribers "$WPORT")" = 0 ]'
+t1=$(date +%s%N)
+check "a client that goes away: its live stream ends at once ($(((t1 - t0) / 1000000)) ms, no event sent)" \
+    "subscribers=$(subscribers "$WPORT")" eval '[ "$(subscribers "$WPORT")" = 0 ] && [ $(((t1 - t0) / 1000000)) -lt 1000 ]'
+stuck_client "$WPORT"
+wait_until 5 eval '[ "$(subscribers "$WPORT")" = 1 ]'
+flood_stuck
+t0=$(date +%s%N)
+wait_until 10 eval '[ "$(subscribers "$WPORT")" = 0 ]'
+t1=$(date +%s%N)
+dropped=$(curl -s "http://127.0.0.1:$WPORT/metrics" | awk '/^spool_sse_dropped_total/ {print $2}')
+check "a client that stops reading (queue not full) is let go after request_timeout ($(((t1 - t0) / 1000000)) ms after the flood)" \
+    "subscribers=$(subscribers "$WPORT") dropped=$dropped $(grep stream_stalled "$TMP/spoold-$WPORT.log" | tail -1)" \
+    eval '[ "$(subscribers "$WPORT")" = 0 ] && [ "${dropped:-1}" = 0 ] && grep -q stream_stalled "$TMP/spoold-$WPORT.log"'
+kill "$STUCK_PID" 2>/dev/null
+kill -TERM "$W_PID"; wait "$W_PID" 2>/dev/null
+# SIGTERM while a stream's socket is full: it gets a short flush, then spoold exits.
+WPORT=$(free_port)
+start_spoold "$WPORT" --sse-queue-events 100000 || exit 1
+W_PID=$SPID
+stuck_client "$WPORT"
+wait_until 5 eval '[ "$(subscribers "$WPORT")" = 1 ]'
+flood_stuck
+sleep 0.5
+t0=$(date +%s%N)
+kill -TERM "$W_PID"
+wait_until 10 eval '! kill -0 "$W_PID" 2>/dev/null'
+kill -0 "$W_PID" 2>/dev/null && kill -9 "$W_PID"
+wait "$W_PID"
+w_rc=$?
+t1=$(date +%s%N)
+check "SIGTERM with a client that does not read: spoold exits 0 in $(((t1 - t0) / 1000000)) ms" "rc=$w_rc" \
+    eval '[ "$w_rc" = 0 ] && [ $(((t1 - t0) / 1000000)) -lt 5000 ]'
+kill "$STUCK_PID" 2>/dev/null
 
 # ---- PostgreSQL restart: LISTEN re-established, catch-up read, streams survive -------------------------
 stream restart "/v1/events?queue=restart" --max-time 60
