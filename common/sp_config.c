@@ -60,7 +60,7 @@ static const sp_config_def config_table[] = {
      "comment line sent on idle streams to keep them open and find dead peers"},
     {"sse_max_subscribers", SP_CONFIG_INT, "20000", 1, 1000000, SP_CONFIG_SERVER, false,
      "most simultaneous event streams; more get 503"},
-    {"sse_threads", SP_CONFIG_INT, "1", 1, 64, SP_CONFIG_SERVER, false,
+    {"sse_threads", SP_CONFIG_INT, "2", 1, 64, SP_CONFIG_SERVER, false,
      "threads writing live events to streams (each an epoll loop over its share of them)"},
     {"events_poll", SP_CONFIG_DURATION, "1s", 10, 60000, SP_CONFIG_SERVER, false,
      "fallback read of the event log when no notification arrives"},
