@@ -16,7 +16,7 @@ ROOT=$(pwd)
 source "$ROOT/scripts/lib.sh"
 SECS=10
 CONNS=16
-THREADS=64
+THREADS=2
 POOL=
 while [ $# -gt 0 ]; do
   case "$1" in

@@ -28,8 +28,18 @@ static const sp_config_def config_table[] = {
      "database connections for requests"},
     {"http_threads", SP_CONFIG_INT, "16", 1, 1024, SP_CONFIG_SERVER, false,
      "HTTP worker threads, each an epoll loop over its share of the connections; a request "
-     "blocks its thread while it waits for the database, so keep this above the number of "
-     "concurrently active clients"},
+     "other than a single-job submit or a stream blocks its thread while it waits for the "
+     "database"},
+    {"submit_lanes", SP_CONFIG_INT, "2", 1, 64, SP_CONFIG_SERVER, false,
+     "POST /v1/jobs groups that may commit at once (threads, one pooled connection each): "
+     "with 2 or more a new group starts while the previous one commits"},
+    {"submit_gather_us", SP_CONFIG_INT, "200", 0, 100000, SP_CONFIG_SERVER, false,
+     "microseconds a submit group waits for company while another group runs (none when no "
+     "group runs)"},
+    {"submit_group_max", SP_CONFIG_INT, "256", 1, 10000, SP_CONFIG_SERVER, false,
+     "most POST /v1/jobs requests committed in one group"},
+    {"submit_queue_max", SP_CONFIG_INT, "10000", 1, 1000000, SP_CONFIG_SERVER, false,
+     "most POST /v1/jobs requests waiting for a group; more get 503"},
     {"pool_wait", SP_CONFIG_DURATION, "2s", 1, 60000, SP_CONFIG_SERVER, false,
      "how long a request waits for a free database connection before a 503"},
     {"statement_timeout", SP_CONFIG_DURATION, "30s", 0, HOUR_MS, SP_CONFIG_SERVER, false,

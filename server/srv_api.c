@@ -157,6 +157,37 @@ static int h_metrics(srv_req *req)
 
 /* ---- jobs ----------------------------------------------------------------------------- */
 
+/* A single-job submit parked while srv_batch commits it (freed when the request ends). */
+typedef struct {
+    srv_batch_item it;
+    srv_req *req;
+    char hash[65];
+} submit_ctx;
+
+static void submit_ctx_free(void *arg)
+{
+    submit_ctx *c = arg;
+    free(c->it.json);
+    free(c);
+}
+
+/* On a batch thread, after the commit: hands the request back to HTTP. */
+static void submit_done(srv_batch_item *it)
+{
+    submit_ctx *c = it->arg;
+    srv_http_wake(c->req);
+}
+
+/* On an HTTP thread once the request resumes: the answer. */
+static enum MHD_Result submit_reply(srv_req *req)
+{
+    submit_ctx *c = req->park_arg;
+    srv_batch_item *it = &c->it;
+    if (it->rc != 0)
+        return srv_reply_sql_error(req, it->rc, it->sqlstate, it->message, it->detail);
+    return srv_reply_json(req, it->created ? 201 : 200, it->json, strlen(it->json));
+}
+
 static int h_submit(srv_req *req)
 {
     enum MHD_Result ret;
@@ -169,37 +200,42 @@ static int h_submit(srv_req *req)
         return srv_reply_error(req, 400, "malformed", "the body must be a JSON object (a job)",
                                NULL);
     const char *key = srv_header(req, "Idempotency-Key");
-    char hash[65];
     const char *body = body_text(req);
     if (body == NULL)
         return srv_reply_error(req, 413, "body_too_large", "request body exceeds max_body_bytes",
                                NULL);
+    if (key != NULL && (strlen(key) == 0 || strlen(key) > 255))
+        return srv_reply_error(req, 422, "invalid", "Idempotency-Key must be 1 to 255 characters",
+                               NULL);
+    submit_ctx *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return srv_reply_error(req, 503, "unavailable", "out of memory", NULL);
     if (key != NULL) {
-        if (strlen(key) == 0 || strlen(key) > 255)
-            return srv_reply_error(req, 422, "invalid",
-                                   "Idempotency-Key must be 1 to 255 characters", NULL);
         /* The request hash covers the tenant, so one tenant's key never returns another's job. */
         sp_buf *h = NULL;
         if (sp_buf_new(&h, req->srv->max_body + 300) != 0 ||
             sp_buf_appendf(h, "%s\n", req->tenant) != 0 || sp_buf_appends(h, body) != 0) {
             sp_buf_free(h);
+            free(c);
             return srv_reply_error(req, 503, "unavailable", "out of memory", NULL);
         }
-        sp_sha256_hex(sp_buf_data(h), sp_buf_len(h), hash);
+        sp_sha256_hex(sp_buf_data(h), sp_buf_len(h), c->hash);
         sp_buf_free(h);
     }
-    srv_batch_item it;
-    memset(&it, 0, sizeof it);
-    it.body = body;
-    it.key = key;
-    it.hash = key ? hash : NULL;
-    it.tenant = TENANT(req);
-    srv_batch_submit(req->srv, &it);
-    if (it.rc != 0)
-        return srv_reply_sql_error(req, it.rc, it.sqlstate, it.message, it.detail);
-    ret = srv_reply_json(req, it.created ? 201 : 200, it.json, strlen(it.json));
-    free(it.json);
-    return ret;
+    c->req = req;
+    c->it.body = body;
+    c->it.key = key;
+    c->it.hash = key ? c->hash : NULL;
+    c->it.tenant = TENANT(req);
+    c->it.done = submit_done;
+    c->it.arg = c;
+    /* Parked before it is queued, so that the wake-up always finds it suspended. */
+    srv_http_park(req, submit_reply, c, submit_ctx_free);
+    if (srv_batch_enqueue(req->srv->batch, &c->it) != 0) {
+        c->it.rc = SP_E_RANGE; /* the queue is full or spoold is stopping: 503 busy */
+        srv_http_wake(req);
+    }
+    return MHD_YES;
 }
 
 static int h_submit_batch(srv_req *req)

@@ -1,13 +1,16 @@
 /*
- * srv_batch: leader/follower group commit of single-job submits (see srv_batch.h).
+ * srv_batch: group commit of single-job submits on lane threads (see srv_batch.h).
  *
- * Locking: one mutex guards the queue and the leader count; leaders run their group
- * without it. One group runs at a time (measured: two concurrent leaders split the load
- * into smaller groups and lost throughput); under load the leader pauses BATCH_GATHER_NS
- * so that requests already on their way join its group.
+ * Locking: one mutex guards the queue, the count of running groups and the stop flag;
+ * lanes run their group and call the done callbacks without it. A lane that finds requests
+ * queued starts a group at once when no other group runs; otherwise it waits (timed) until
+ * the oldest request has waited gather_us or the queue holds a full group. Enqueue wakes a
+ * lane only when the queue was empty or has just filled a group: other arrivals are picked
+ * up by the lane already gathering.
  */
 #include "srv_batch.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,16 +21,25 @@
 #include "sp_log.h"
 #include "srv_pool.h"
 
-#define BATCH_MAX 256
-#define BATCH_LEADERS 1
-#define BATCH_GATHER_NS 300000L
+typedef struct {
+    srv_batch *b;
+    pthread_t thread;
+    bool started;
+    srv_batch_item **group; /* group_max slots */
+} batch_lane;
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static srv_batch_item *head, *tail;
-static int leaders;
-static int last_group;
-static pthread_cond_t gather_cv = PTHREAD_COND_INITIALIZER; /* never signalled: a timed pause */
+struct srv_batch {
+    srv_server *srv;
+    srv_batch_config cfg;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* CLOCK_MONOTONIC */
+    srv_batch_item *head, *tail;
+    int queued;
+    int running; /* groups between take and done */
+    bool stopping;
+    bool stopped; /* lanes joined */
+    batch_lane *lanes;
+};
 
 static void set_error(srv_batch_item *it, int rc, sp_db *db)
 {
@@ -133,9 +145,10 @@ out:
     return rc;
 }
 
+/* Runs a group to its commit (or failure), filling every item's out fields. */
 static void run(srv_server *srv, srv_batch_item **items, int n)
 {
-    sp_log_write(SP_LOG_DEBUG, "batch", "group", "size=%d", n);
+    int64_t t0 = srv_now_us();
     sp_db *db = NULL;
     int rc = srv_pool_get(srv->pool, &db);
     if (rc != 0) {
@@ -149,8 +162,11 @@ static void run(srv_server *srv, srv_batch_item **items, int n)
         rc = run_group(srv, db, items, n);
         if (rc == SP_E_DB || rc == SP_E_NOMEM) {
             /* Some request of the group is invalid (nothing was written): one by one. */
-            for (int i = 0; i < n && rc != SP_E_CONN; i++)
+            for (int i = 0; i < n && rc != SP_E_CONN; i++) {
+                free(items[i]->json);
+                items[i]->json = NULL;
                 rc = run_one(db, items[i]);
+            }
         }
         if (rc == SP_E_CONN)
             for (int i = 0; i < n; i++)
@@ -158,55 +174,141 @@ static void run(srv_server *srv, srv_batch_item **items, int n)
                     items[i]->rc = SP_E_CONN;
     }
     srv_pool_put(srv->pool, db, rc == SP_E_CONN);
+    sp_log_write(SP_LOG_DEBUG, "batch", "group", "size=%d duration_us=%lld", n,
+                 (long long)(srv_now_us() - t0));
 }
 
-void srv_batch_submit(srv_server *srv, srv_batch_item *it)
+/* The monotonic time point us microseconds from the epoch of srv_now_us. */
+static struct timespec at_us(int64_t us)
 {
-    it->done = false;
+    struct timespec ts = {.tv_sec = (time_t)(us / 1000000), .tv_nsec = (long)(us % 1000000) * 1000};
+    return ts;
+}
+
+static void *lane_main(void *arg)
+{
+    batch_lane *lane = arg;
+    srv_batch *b = lane->b;
+    pthread_mutex_lock(&b->mu);
+    for (;;) {
+        if (b->head == NULL) {
+            if (b->stopping)
+                break;
+            pthread_cond_wait(&b->cv, &b->mu);
+            continue;
+        }
+        if (b->running > 0 && b->queued < b->cfg.group_max && !b->stopping) {
+            int64_t due = b->head->queued_us + b->cfg.gather_us;
+            if (srv_now_us() < due) {
+                struct timespec until = at_us(due);
+                pthread_cond_timedwait(&b->cv, &b->mu, &until);
+                continue;
+            }
+        }
+        int n = 0;
+        while (b->head != NULL && n < b->cfg.group_max) {
+            lane->group[n++] = b->head;
+            b->head = b->head->next;
+        }
+        if (b->head == NULL)
+            b->tail = NULL;
+        b->queued -= n;
+        b->running++;
+        pthread_mutex_unlock(&b->mu);
+
+        run(b->srv, lane->group, n);
+        /* done may free the item: nothing here touches it afterwards. */
+        for (int i = 0; i < n; i++)
+            lane->group[i]->done(lane->group[i]);
+
+        pthread_mutex_lock(&b->mu);
+        b->running--;
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+int srv_batch_new(srv_batch **out, srv_server *srv, const srv_batch_config *cfg)
+{
+    if (cfg->lanes < 1 || cfg->group_max < 1 || cfg->queue_max < 1 || cfg->gather_us < 0)
+        return SP_E_INVAL;
+    srv_batch *b = calloc(1, sizeof(*b));
+    if (b == NULL)
+        return SP_E_NOMEM;
+    b->srv = srv;
+    b->cfg = *cfg;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    b->lanes = calloc((size_t)cfg->lanes, sizeof(*b->lanes));
+    if (b->lanes == NULL) {
+        srv_batch_free(b);
+        return SP_E_NOMEM;
+    }
+    for (int i = 0; i < cfg->lanes; i++) {
+        batch_lane *lane = &b->lanes[i];
+        lane->b = b;
+        lane->group = calloc((size_t)cfg->group_max, sizeof(*lane->group));
+        if (lane->group == NULL || pthread_create(&lane->thread, NULL, lane_main, lane) != 0) {
+            srv_batch_free(b);
+            return SP_E_NOMEM;
+        }
+        lane->started = true;
+    }
+    *out = b;
+    return 0;
+}
+
+void srv_batch_stop(srv_batch *b)
+{
+    if (b == NULL || b->stopped)
+        return;
+    pthread_mutex_lock(&b->mu);
+    b->stopping = true;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    for (int i = 0; b->lanes != NULL && i < b->cfg.lanes; i++)
+        if (b->lanes[i].started)
+            pthread_join(b->lanes[i].thread, NULL);
+    b->stopped = true;
+}
+
+void srv_batch_free(srv_batch *b)
+{
+    if (b == NULL)
+        return;
+    srv_batch_stop(b);
+    for (int i = 0; b->lanes != NULL && i < b->cfg.lanes; i++)
+        free(b->lanes[i].group);
+    free(b->lanes);
+    pthread_cond_destroy(&b->cv);
+    pthread_mutex_destroy(&b->mu);
+    free(b);
+}
+
+int srv_batch_enqueue(srv_batch *b, srv_batch_item *it)
+{
     it->next = NULL;
     it->json = NULL;
-    pthread_mutex_lock(&mu);
-    if (tail)
-        tail->next = it;
-    else
-        head = it;
-    tail = it;
-    while (!it->done) {
-        if (leaders < BATCH_LEADERS && head != NULL) {
-            if (last_group > 1) {
-                /* Under load (the last group had company), give the requests already on
-                 * their way a moment to join: a bigger group costs one commit all the same. */
-                struct timespec until;
-                clock_gettime(CLOCK_REALTIME, &until);
-                until.tv_nsec += BATCH_GATHER_NS;
-                if (until.tv_nsec >= 1000000000L) {
-                    until.tv_sec++;
-                    until.tv_nsec -= 1000000000L;
-                }
-                leaders++; /* hold the leadership while gathering */
-                pthread_cond_timedwait(&gather_cv, &mu, &until);
-                leaders--;
-            }
-            srv_batch_item *group[BATCH_MAX];
-            int n = 0;
-            while (head != NULL && n < BATCH_MAX) {
-                group[n++] = head;
-                head = head->next;
-            }
-            if (head == NULL)
-                tail = NULL;
-            leaders++;
-            last_group = n;
-            pthread_mutex_unlock(&mu);
-            run(srv, group, n);
-            pthread_mutex_lock(&mu);
-            leaders--;
-            for (int i = 0; i < n; i++)
-                group[i]->done = true;
-            pthread_cond_broadcast(&cv);
-        } else {
-            pthread_cond_wait(&cv, &mu);
-        }
+    it->rc = 0;
+    it->queued_us = srv_now_us();
+    pthread_mutex_lock(&b->mu);
+    if (b->stopping || b->queued >= b->cfg.queue_max) {
+        pthread_mutex_unlock(&b->mu);
+        return SP_E_RANGE;
     }
-    pthread_mutex_unlock(&mu);
+    bool was_empty = b->head == NULL;
+    if (b->tail)
+        b->tail->next = it;
+    else
+        b->head = it;
+    b->tail = it;
+    b->queued++;
+    if (was_empty || b->queued == b->cfg.group_max)
+        pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    return 0;
 }

@@ -3,6 +3,8 @@
  *   first callback  -> request context, request id, early 413 on Content-Length
  *   upload callbacks -> body into a bounded buffer
  *   last callback   -> route (404/405), auth (401/403/429), handler
+ *   (parked)        -> the connection is suspended until srv_http_wake; MHD then calls once
+ *                      more and the request's on_wake answers it
  *   completion      -> access log line and HTTP metrics
  */
 #include "srv_http.h"
@@ -22,6 +24,7 @@
 
 #include "sp_log.h"
 #include "srv_auth.h"
+#include "srv_batch.h"
 #include "srv_metrics.h"
 #include "srv_pool.h"
 
@@ -322,6 +325,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (req->on_wake != NULL) {
+        enum MHD_Result (*wake)(srv_req *) = req->on_wake;
+        req->on_wake = NULL;
+        return wake(req);
+    }
     if (req->answered)
         return MHD_YES;
     if (req->too_large) {
@@ -347,10 +355,26 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                  "request_id=%s method=%s route=%s status=%d duration_ms=%.3f%s", req->request_id,
                  req->method, req->route_name, status, (double)dur / 1000.0,
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " ended=abnormally");
+    if (req->park_free != NULL)
+        req->park_free(req->park_arg);
     sp_buf_free(req->body);
     free(req);
     *req_cls = NULL;
     atomic_fetch_sub(&in_flight, 1);
+}
+
+void srv_http_park(srv_req *req, enum MHD_Result (*on_wake)(srv_req *req), void *arg,
+                   void (*free_arg)(void *arg))
+{
+    req->on_wake = on_wake;
+    req->park_arg = arg;
+    req->park_free = free_arg;
+    MHD_suspend_connection(req->conn);
+}
+
+void srv_http_wake(srv_req *req)
+{
+    MHD_resume_connection(req->conn);
 }
 
 static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
@@ -397,13 +421,23 @@ int srv_http_start(srv_server *srv, const char *listen, char *err, size_t errlen
                  listen);
         return SP_E_INVAL;
     }
+    const sp_config *cfg = srv->cfg;
+    srv_batch_config bc = {
+        .lanes = (int)sp_config_int(cfg, "submit_lanes"),
+        .group_max = (int)sp_config_int(cfg, "submit_group_max"),
+        .queue_max = (int)sp_config_int(cfg, "submit_queue_max"),
+        .gather_us = (int)sp_config_int(cfg, "submit_gather_us"),
+    };
+    if (srv_batch_new(&srv->batch, srv, &bc) != 0) {
+        snprintf(err, errlen, "could not start the submit threads");
+        return SP_E_NOMEM;
+    }
     uint32_t seed = (uint32_t)time(NULL) ^ (uint32_t)srv_now_us();
     request_prefix = seed * 2654435761u;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_TURBO | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    const sp_config *cfg = srv->cfg;
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)sp_config_int(cfg, "http_threads"),
@@ -414,7 +448,10 @@ int srv_http_start(srv_server *srv, const char *listen, char *err, size_t errlen
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_END);
     if (srv->daemon == NULL) {
-        snprintf(err, errlen, "could not listen on %s: %s", listen, strerror(errno));
+        int e = errno;
+        srv_batch_free(srv->batch);
+        srv->batch = NULL;
+        snprintf(err, errlen, "could not listen on %s: %s", listen, strerror(e));
         return SP_E_IO;
     }
     return 0;
@@ -431,7 +468,12 @@ void srv_http_quiesce(srv_server *srv)
 
 void srv_http_stop(srv_server *srv)
 {
+    /* Parked submits are committed and their connections resumed first: MHD must not be
+     * stopped with a connection suspended. Submits that arrive meanwhile get 503. */
+    srv_batch_stop(srv->batch);
     if (srv->daemon != NULL)
         MHD_stop_daemon(srv->daemon);
     srv->daemon = NULL;
+    srv_batch_free(srv->batch);
+    srv->batch = NULL;
 }

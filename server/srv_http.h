@@ -2,9 +2,10 @@
  * srv_http: spoold's HTTP front (libmicrohttpd): the daemon, one request's context, and the
  * helpers handlers answer with.
  *
- * Threading: MHD runs an epoll event loop in each of `pool_size` threads; a handler runs on
- * one of them and may block on its database call (the pool has one connection per thread).
- * Streams (SSE) suspend their connection instead of holding a thread.
+ * Threading: MHD runs an epoll event loop in each of `http_threads` threads; a handler runs
+ * on one of them and may block on its database call. Single-job submits park their request
+ * (srv_http_park: the connection is suspended) while srv_batch commits them on its own
+ * threads, and streams (SSE) suspend their connection too, so neither holds a thread.
  * Ownership: a srv_req lives from the first callback of a request to MHD's completion
  * notice; everything it points to is owned by it or by the server.
  */
@@ -23,6 +24,7 @@
 #include "srv_router.h"
 
 typedef struct srv_pool srv_pool;
+typedef struct srv_batch srv_batch;
 typedef struct srv_events srv_events;
 typedef struct srv_auth srv_auth;
 
@@ -33,12 +35,14 @@ typedef struct srv_server {
     srv_pool *pool;
     srv_events *events;
     srv_auth *auth;
+    srv_batch *batch; /* group commit of POST /v1/jobs; started and stopped with the daemon */
     struct MHD_Daemon *daemon;
     size_t max_body;
     int max_batch_jobs;
 } srv_server;
 
-typedef struct srv_req {
+typedef struct srv_req srv_req;
+struct srv_req {
     struct MHD_Connection *conn;
     srv_server *srv;
     const char *method; /* borrowed from MHD */
@@ -57,13 +61,28 @@ typedef struct srv_req {
     char tenant[201]; /* empty: all tenants */
     char token_id[40];
     bool streaming; /* an SSE response: logged when it ends */
-} srv_req;
+    /* A parked request (srv_http_park): on_wake answers it once its connection resumes;
+     * park_free(park_arg) runs when the request ends. */
+    enum MHD_Result (*on_wake)(srv_req *req);
+    void *park_arg;
+    void (*park_free)(void *arg);
+};
+
+/* Parks a request from its handler: its connection is suspended (no thread waits on it)
+ * until srv_http_wake, then on_wake(req) runs on an HTTP thread and answers it. arg is freed
+ * with free_arg (may be NULL) when the request ends. The handler returns MHD_YES without
+ * answering. */
+void srv_http_park(srv_req *req, enum MHD_Result (*on_wake)(srv_req *req), void *arg,
+                   void (*free_arg)(void *arg));
+/* Resumes a parked request; from any thread, once per park, at any time after it. */
+void srv_http_wake(srv_req *req);
 
 /* Starts listening on "HOST:PORT" with the settings of srv->cfg. */
 SP_MUSTCHECK int srv_http_start(srv_server *srv, const char *listen, char *err, size_t errlen);
 /* Stops accepting new connections; requests in flight go on. */
 void srv_http_quiesce(srv_server *srv);
-/* Stops the daemon (after streams have ended). */
+/* Stops the daemon (after streams have ended): submits already queued are committed and
+ * answered first. */
 void srv_http_stop(srv_server *srv);
 /* Requests in flight (not counting streams), for the drain on shutdown. */
 int srv_http_in_flight(void);

@@ -10,7 +10,12 @@
 CREATE OR REPLACE FUNCTION spool.api_submit_many(bodies jsonb, idempotency_keys text[],
                                                  request_hashes text[], tenants text[])
 RETURNS TABLE (ord integer, created boolean, job jsonb)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE
+-- Generic plans for this call and what it calls (spool.submit_many): with custom plans the
+-- bodies argument made PostgreSQL plan the insert anew on every call, ~0.4 ms of a group's
+-- ~1.3 ms at 16 jobs (pgbench, one session).
+SET plan_cache_mode = force_generic_plan
+AS $$
 #variable_conflict use_variable
 DECLARE
     jobs jsonb;
