@@ -4,7 +4,7 @@
 -- half-written. Never returns.
 CREATE OR REPLACE FUNCTION spool.raise(p_sqlstate text, p_message text, p_detail text DEFAULT NULL)
 RETURNS boolean
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql STABLE AS $$
 BEGIN
     RAISE EXCEPTION USING ERRCODE = p_sqlstate, MESSAGE = p_message, DETAIL = coalesce(p_detail, '');
 END

@@ -17,7 +17,7 @@
 -- and a coalesced notification.
 -- Speed: the statements run with generic plans (a custom plan would copy the whole jobs
 -- document into the plan and re-plan it on every call); without keys or dependencies the
--- parsed rows go straight from submit_rows into the insert.
+-- parsed rows go straight from the parser (submit_rows, inlined) into the insert.
 CREATE OR REPLACE FUNCTION spool.submit_many(jobs jsonb) RETURNS SETOF spool.jobs
 LANGUAGE plpgsql VOLATILE
 SET jit = off
@@ -66,46 +66,22 @@ BEGIN
         END IF;
 
         IF NOT has_keys AND NOT has_deps THEN
-            -- The hot path: one statement, rows come back from RETURNING in submission order,
-            -- and the parsed rows stream from submit_rows into the insert without being
-            -- stored once more in between.
+            -- The hot path: one statement. submit_rows is inlined, so the parsed rows stream
+            -- into the insert (seq drawn in array order), and the rows come back from
+            -- RETURNING in submission order.
             RETURN QUERY
             WITH ins AS (
                 INSERT INTO spool.job_live (id, seq, type, queue, status, priority, run_at, payload,
                                             max_attempts, timeout_seconds, service_required,
                                             requirements, customer_id, tags, metadata,
                                             idempotency_key, pending_parents)
-                SELECT id, seq, type, queue, status, priority, run_at, payload, max_attempts,
-                       timeout_seconds, service_required, requirements, customer_id, tags,
-                       metadata, idempotency_key, pending_parents
-                  FROM spool.submit_rows(jobs, n, false, types)
+                SELECT coalesce(s.id, spool.job_uuid(s.seq)), s.seq, s.type, s.queue, s.status,
+                       s.priority, s.run_at, s.payload, s.max_attempts, s.timeout_seconds,
+                       s.service_required, s.requirements, s.customer_id, s.tags, s.metadata,
+                       s.idempotency_key, s.pending_parents
+                  FROM (SELECT r.*, nextval('spool.job_seq') AS seq
+                          FROM spool.submit_rows(jobs, n, false, types) r) s
                 RETURNING *
-            ), ev AS (
-                INSERT INTO spool.event_log (job_ids, kind, status, type, queue, customer_id)
-                SELECT array_agg(id), 'submitted', status, type, queue, customer_id FROM ins
-                 GROUP BY status, type, queue, customer_id
-            )
-            SELECT * FROM ins;
-        ELSIF NOT has_keys THEN
-            -- Dependencies: the parsed rows feed both the job and the dependency inserts.
-            RETURN QUERY
-            WITH v AS MATERIALIZED (
-                SELECT * FROM spool.submit_rows(jobs, n, has_deps, types)
-            ), ins AS (
-                INSERT INTO spool.job_live (id, seq, type, queue, status, priority, run_at, payload,
-                                            max_attempts, timeout_seconds, service_required,
-                                            requirements, customer_id, tags, metadata,
-                                            idempotency_key, pending_parents)
-                SELECT id, seq, type, queue, status, priority, run_at, payload, max_attempts,
-                       timeout_seconds, service_required, requirements, customer_id, tags,
-                       metadata, idempotency_key, pending_parents
-                  FROM v
-                RETURNING *
-            ), deps AS (
-                INSERT INTO spool.job_dependencies (job_id, parent_id)
-                SELECT DISTINCT v.id, p
-                  FROM v, unnest(v.depends_on) p
-                 WHERE has_deps AND v.depends_on IS NOT NULL
             ), ev AS (
                 INSERT INTO spool.event_log (job_ids, kind, status, type, queue, customer_id)
                 SELECT array_agg(id), 'submitted', status, type, queue, customer_id FROM ins
@@ -113,11 +89,19 @@ BEGIN
             )
             SELECT * FROM ins;
         ELSE
+            -- Idempotency keys and/or dependencies: the parsed rows feed the key, job and
+            -- dependency inserts, and the result is read back once the keys are settled.
             WITH v AS MATERIALIZED (
-                SELECT * FROM spool.submit_rows(jobs, n, has_deps, types)
+                SELECT coalesce(s.id, spool.job_uuid(s.seq)) AS id, s.seq, s.type, s.queue,
+                       s.status, s.priority, s.run_at, s.payload, s.max_attempts,
+                       s.timeout_seconds, s.service_required, s.requirements, s.customer_id,
+                       s.tags, s.metadata, s.idempotency_key, s.pending_parents, s.depends_on
+                  FROM (SELECT r.*, nextval('spool.job_seq') AS seq
+                          FROM spool.submit_rows(jobs, n, has_deps, types) r) s
             ), k AS (
                 INSERT INTO spool.idempotency_keys (key, job_id)
-                SELECT idempotency_key, id FROM v WHERE idempotency_key IS NOT NULL ORDER BY seq
+                SELECT v.idempotency_key, v.id FROM v
+                 WHERE v.idempotency_key IS NOT NULL ORDER BY v.seq
                 ON CONFLICT (key) DO NOTHING
                 RETURNING job_id
             ), ins AS (
@@ -125,9 +109,9 @@ BEGIN
                                             max_attempts, timeout_seconds, service_required,
                                             requirements, customer_id, tags, metadata,
                                             idempotency_key, pending_parents)
-                SELECT id, seq, type, queue, status, priority, run_at, payload, max_attempts,
-                       timeout_seconds, service_required, requirements, customer_id, tags,
-                       metadata, idempotency_key, pending_parents
+                SELECT v.id, v.seq, v.type, v.queue, v.status, v.priority, v.run_at, v.payload,
+                       v.max_attempts, v.timeout_seconds, v.service_required, v.requirements,
+                       v.customer_id, v.tags, v.metadata, v.idempotency_key, v.pending_parents
                   FROM v
                  WHERE v.idempotency_key IS NULL OR v.id IN (SELECT job_id FROM k)
                 RETURNING *

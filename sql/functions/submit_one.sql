@@ -80,10 +80,7 @@ BEGIN
 
     k := j->>'idempotency_key';
     seqno := nextval('spool.job_seq');
-    r.id := encode(int8send((floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint << 16)
-                            | 28672 | (seqno & 4095))
-                   || int8send((seqno & 4611686018427387903) | (-9223372036854775808)::bigint),
-                   'hex')::uuid;
+    r.id := spool.job_uuid(seqno);
     IF k IS NOT NULL THEN
         INSERT INTO spool.idempotency_keys (key, job_id) VALUES (k, r.id)
         ON CONFLICT (key) DO NOTHING;

@@ -1,30 +1,26 @@
--- spool.submit_rows(jobs jsonb, n integer, has_deps boolean, types jsonb) -> the rows submit_many inserts
+-- spool.submit_rows(jobs jsonb, n integer, has_deps boolean, types jsonb) -> the parsed jobs
 -- Parses a JSON array of job objects with typed casts in one pass (jsonb_to_recordset) and
 -- applies the type's defaults. Range and schema rules raise SP422 naming the job's index, so
 -- the caller's insert writes nothing; a cast that fails raises a data exception, which
 -- submit_many turns into a precise message with spool.submit_validate.
--- Ids: the job's own "id", else a UUIDv7 built from the clock and the job's seq (unique,
--- time-ordered, cheap: no random source per row). seq keeps input order.
--- types maps each registered type name to its row (as JSON), so that no join can reorder the
--- rows: scan order is array order, and seq is taken in that order.
+-- Rows come in array order (ord, from 1) with the job's own "id" when it has one; the caller
+-- draws seq (and so the id of a job without one) in that order. types maps each registered
+-- type name to its row (as JSON), so that no join can reorder the rows.
+-- A single STABLE SQL query, so the planner inlines it into submit_many's insert: the rows
+-- stream from the parser into the table instead of being stored once more in between.
 -- Internal to submit_many: it takes no locks and writes nothing.
+-- The return type changed (no id/seq generation here any more); the old form is dropped
+-- first so that an upgraded database gets this one.
+DROP FUNCTION IF EXISTS spool.submit_rows(jsonb, integer, boolean, jsonb);
 CREATE OR REPLACE FUNCTION spool.submit_rows(jobs jsonb, n integer, has_deps boolean, types jsonb)
-RETURNS TABLE (id uuid, seq bigint, type text, queue text, status text, priority smallint,
+RETURNS TABLE (ord bigint, id uuid, type text, queue text, status text, priority smallint,
                run_at timestamptz, payload jsonb, max_attempts integer,
                timeout_seconds integer, service_required text, requirements jsonb,
                customer_id text, tags text[], metadata jsonb, idempotency_key text,
                pending_parents integer, depends_on uuid[])
-LANGUAGE plpgsql VOLATILE AS $$
-#variable_conflict use_column
-BEGIN
-    -- plpgsql rather than sql: its plan is cached for the session, where a sql function's
-    -- body would be planned again on every call (milliseconds for a single-job submit).
-    RETURN QUERY
-    SELECT coalesce(r.id, encode(int8send((floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint << 16)
-                                          | 28672 | (r.nseq & 4095))
-                                 || int8send((r.nseq & 4611686018427387903) | (-9223372036854775808)::bigint),
-                                 'hex')::uuid),
-           r.nseq,
+LANGUAGE sql STABLE AS $$
+    SELECT r.ord,
+           r.id,
            r.t_name,
            coalesce(r.queue, 'default'),
            CASE WHEN parents > 0 THEN 'blocked'
@@ -51,8 +47,7 @@ BEGIN
                       FROM unnest(c.depends_on) p
                      WHERE NOT EXISTS (SELECT 1 FROM spool.job_archive a
                                         WHERE a.id = p AND a.status = 'completed'))
-               ELSE 0 END AS parents,
-               nextval('spool.job_seq') AS nseq
+               ELSE 0 END AS parents
           FROM (
         SELECT s.*,
             CASE
@@ -96,6 +91,5 @@ BEGIN
                ) s
                ) c
          WHERE ok
-           ) r;
-END
+           ) r
 $$;
