@@ -123,8 +123,7 @@ static void db_notice(void *arg, const PGresult *res)
     const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
     char quoted[512];
     if (db != NULL && db->notice_fn != NULL) {
-        db->notice_fn(db->notice_arg, severity ? severity : "", state ? state : "",
-                      msg ? msg : "");
+        db->notice_fn(db->notice_arg, severity ? severity : "", state ? state : "", msg ? msg : "");
         return;
     }
     sp_log_level level =
@@ -212,6 +211,37 @@ int sp_db_exec_script(sp_db *db, const char *sql)
     /* The one use of PQexec: static, embedded SQL files of several statements. */
     PGresult *res = PQexec(db->conn, sql);
     return db_finish(db, res, NULL);
+}
+
+int sp_db_send_params(sp_db *db, const char *sql, int nparams, const char *const *params)
+{
+    if (db->conn == NULL) {
+        db_set_client_error(db, "not connected");
+        return SP_E_CONN;
+    }
+    if (PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0) != 1) {
+        db_set_client_error(db, PQerrorMessage(db->conn));
+        return PQstatus(db->conn) == CONNECTION_OK ? SP_E_DB : SP_E_CONN;
+    }
+    db_clear_error(db);
+    return 0;
+}
+
+int sp_db_wait(sp_db *db, sp_db_res **out)
+{
+    if (db->conn == NULL) {
+        db_set_client_error(db, "not connected");
+        return SP_E_CONN;
+    }
+    /* The query's result, then NULL; every result is taken so the connection is idle. */
+    PGresult *res = PQgetResult(db->conn), *extra;
+    while ((extra = PQgetResult(db->conn)) != NULL)
+        PQclear(extra);
+    if (res == NULL) {
+        db_set_client_error(db, "no query was sent");
+        return SP_E_INVAL;
+    }
+    return db_finish(db, res, out);
 }
 
 int sp_db_copy_begin(sp_db *db, const char *sql)

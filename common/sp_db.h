@@ -53,6 +53,16 @@ SP_MUSTCHECK int sp_db_exec_params(sp_db *db, const char *sql, int nparams,
                                    const char *const *params, sp_db_res **out);
 
 /*
+ * The same in two steps, so that the server works while the caller does something else
+ * (another connection's query, its own work): sp_db_send_params sends the query and
+ * returns at once; sp_db_wait blocks until its result is in and returns it as
+ * sp_db_exec_params would. One query at a time: nothing else may run on db in between.
+ */
+SP_MUSTCHECK int sp_db_send_params(sp_db *db, const char *sql, int nparams,
+                                   const char *const *params);
+SP_MUSTCHECK int sp_db_wait(sp_db *db, sp_db_res **out);
+
+/*
  * Runs a script of several statements with PQexec. Only for static SQL embedded in the
  * binary (migrations and function files): never pass text built from input.
  */
@@ -75,10 +85,10 @@ SP_MUSTCHECK int sp_db_notifications(sp_db *db, int *count);
 
 /*
  * COPY ... FROM STDIN: sp_db_copy_begin runs sql, which must be such a COPY statement (static
- * text; the data never goes into it); sp_db_copy_put sends len bytes of COPY text format
- * (rows may span calls); sp_db_copy_end finishes it, or, with abort_msg non-NULL, makes
- * the server abort the COPY with that message (SP_E_DB then). Server errors are kept as for
- * sp_db_exec_params.
+ * text; the data never goes into it); sp_db_copy_put sends len bytes of COPY data in the
+ * statement's format (text or binary; rows may span calls); sp_db_copy_end finishes it, or, with
+ * abort_msg non-NULL, makes the server abort the COPY with that message (SP_E_DB then). Server
+ * errors are kept as for sp_db_exec_params.
  */
 SP_MUSTCHECK int sp_db_copy_begin(sp_db *db, const char *sql);
 SP_MUSTCHECK int sp_db_copy_put(sp_db *db, const char *data, size_t len);
