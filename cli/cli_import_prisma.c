@@ -3,21 +3,26 @@
  * its "Task" rows) into Spool jobs of one type.
  *
  * Two threads. The reader reads the source in batches (import_prisma_source) and maps
- * each batch in memory (import_prisma_map) into COPY lines; the writer (the main thread)
- * writes the batches it is handed, each in one transaction on the target together with the
- * run's position in spool.import_runs (spool.import_advance): a run that is killed resumes
- * after its last committed batch. So the source's work and the mapping overlap the
- * target's. Per batch the writer asks which job ids the target knows
- * (spool.import_lookup): new jobs go straight into spool.job_live/job_archive, job_tasks
- * and import_rows with COPY; jobs whose checksum is unchanged are skipped; the few others
- * (changed since imported, or held by a job Spool has run since) are staged in the
- * session's temporary tables and left to spool.import_apply. --verify stages every line
- * and compares it with what Spool holds (spool.import_verify); --dry-run classifies and
- * writes nothing (the batch's transaction is rolled back).
+ * each batch in memory (import_prisma_map) into COPY lines, and those into COPY binary
+ * rows (import_prisma_binary); the writer (the main thread) writes the batches it is
+ * handed, each in one transaction on the target together with the run's position in
+ * spool.import_runs (spool.import_advance): a run that is killed resumes after its last
+ * committed batch. So the source's work and the mapping overlap the target's. Per batch
+ * the writer asks which job ids the target knows (spool.import_lookup, a range scan over
+ * the batch's ids): new jobs go straight into spool.job_live/job_archive, job_tasks and
+ * import_rows with COPY (binary, or text for a batch holding a value without an exact
+ * binary form); jobs whose checksum is unchanged are skipped; the few others (changed
+ * since imported, or held by a job Spool has run since) are staged in the session's
+ * temporary tables and left to spool.import_apply. --verify stages every line and compares
+ * it with what Spool holds (spool.import_verify); --dry-run classifies and writes nothing
+ * (the batch's transaction is rolled back). Batches commit without waiting for the WAL
+ * flush (synchronous_commit off: a crash can lose only the last batches, positions
+ * included); the end of the run waits for it.
  *
- * Two connections, even when source and target are the same database: the source session
- * is read-only; only the reader uses it once the writer loop runs. Memory is bounded by
- * QUEUE_SLOTS + 1 batches: their source results and COPY text.
+ * Four connections, even when source and target are the same database: three read-only
+ * source sessions sharing one snapshot (jobs cursor, tasks cursor, checks and totals; only
+ * the reader uses the cursors once the writer loop runs) and the target session. Memory is
+ * bounded by QUEUE_SLOTS + 1 batches: their source results, COPY text and binary rows.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -29,6 +34,7 @@
 
 #include "cli_commands.h"
 #include "cli_output.h"
+#include "import_prisma_binary.h"
 #include "import_prisma_map.h"
 #include "import_prisma_report.h"
 #include "import_prisma_source.h"
@@ -76,6 +82,14 @@ typedef struct {
     int n, cap;
     sp_buf *lines, *tasks; /* their COPY lines (cli_pmap_job_lines) */
     char *last;            /* owned: the legacy id of the last job (the run's position) */
+    /* The same in COPY binary format, for the new jobs' COPY (import_prisma_binary), when
+     * every line converted (binary; else the batch goes as text): job i's body fields are
+     * bjobs[boff[3i] .. boff[3i+3]) (the fields only: the writer adds the row's field
+     * count, the type's settings and seq), its import_rows row brows[boff[3i+1] ..
+     * boff[3i+4]), its task rows btasks[boff[3i+2] .. boff[3i+5]). */
+    bool binary;
+    sp_buf *bjobs, *brows, *btasks;
+    size_t *boff; /* 3 (n + 1) offsets */
 } import_batch;
 
 /* Per-run state. The reader thread owns src (once it runs), rbatch, scratch, t_fetch and
@@ -90,6 +104,7 @@ typedef struct {
     char *position; /* owned: last committed legacy id */
     int64_t total, done;
     char consts[256];  /* "\ttype\tqueue\tpriority\tmax_attempts\ttimeout\t" of new jobs */
+    sp_buf *bconsts;   /* the same as binary fields */
     sp_buf *out, *ids; /* the writer's COPY data and id array */
     int *kind;         /* per job of the batch being written */
     int64_t *seq;
@@ -184,15 +199,96 @@ static void batch_free(import_batch *b)
     free(b->oc);
     sp_buf_free(b->lines);
     sp_buf_free(b->tasks);
+    sp_buf_free(b->bjobs);
+    sp_buf_free(b->brows);
+    sp_buf_free(b->btasks);
+    free(b->boff);
     free(b->last);
     memset(b, 0, sizeof(*b));
+}
+
+/* Column types of the lines, for COPY binary: a job's body (CLI_PMAP_JOB_COLUMNS), the
+ * import_rows columns its line goes on with (CLI_PMAP_ROW_COLUMNS), a task line
+ * (CLI_PMAP_TASK_COLUMNS). */
+static const cli_pbin_type body_types[] = {
+    CLI_PBIN_UUID,        CLI_PBIN_TEXT,    CLI_PBIN_TIMESTAMPTZ, CLI_PBIN_JSONB,
+    CLI_PBIN_JSONB,       CLI_PBIN_TEXT,    CLI_PBIN_JSONB,       CLI_PBIN_INT4,
+    CLI_PBIN_JSONB,       CLI_PBIN_UUID,    CLI_PBIN_INT2,        CLI_PBIN_TIMESTAMPTZ,
+    CLI_PBIN_TEXT,        CLI_PBIN_NUMERIC, CLI_PBIN_TIMESTAMPTZ, CLI_PBIN_TIMESTAMPTZ,
+    CLI_PBIN_TIMESTAMPTZ,
+};
+static const cli_pbin_type row_types[] = {CLI_PBIN_TEXT, CLI_PBIN_TEXT, CLI_PBIN_TEXT};
+static const cli_pbin_type task_types[] = {
+    CLI_PBIN_UUID,  CLI_PBIN_UUID,        CLI_PBIN_TEXT,        CLI_PBIN_TEXT,
+    CLI_PBIN_TEXT,  CLI_PBIN_NUMERIC,     CLI_PBIN_INT4,        CLI_PBIN_TEXT,
+    CLI_PBIN_JSONB, CLI_PBIN_TIMESTAMPTZ, CLI_PBIN_TIMESTAMPTZ,
+};
+#define JOB_ROW_FIELDS                                                                             \
+    (ARRAY_LEN(body_types) + 6)                    /* + type, queue, priority, max_attempts,       \
+                                                      timeout_seconds, seq */
+#define ROWS_ROW_FIELDS (ARRAY_LEN(row_types) + 4) /* + job_id, status, attempts, run_id */
+
+/* Converts the batch's lines into b's binary buffers (run_id: import_rows' run_id). Returns
+ * SP_E_INVAL when a value has no exact binary conversion here (the batch then goes as
+ * text), SP_E_RANGE or SP_E_NOMEM when memory runs out. */
+static int binary_batch(import_batch *b, int64_t run_id)
+{
+    static const cli_pbin_type uuid_type = CLI_PBIN_UUID;
+    int rc = 0;
+    size_t lo = 0, to = 0;
+    if (b->bjobs == NULL &&
+        (sp_buf_new(&b->bjobs, COPY_MAX) < 0 || sp_buf_new(&b->brows, COPY_MAX) < 0 ||
+         sp_buf_new(&b->btasks, COPY_MAX) < 0))
+        return SP_E_NOMEM;
+    size_t *grown = realloc(b->boff, 3 * ((size_t)b->cap + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return SP_E_NOMEM;
+    b->boff = grown;
+    sp_buf_reset(b->bjobs);
+    sp_buf_reset(b->brows);
+    sp_buf_reset(b->btasks);
+    for (int i = 0; i < b->n && rc == 0; i++) {
+        const cli_pmap_outcome *oc = &b->oc[i];
+        const char *line = sp_buf_data(b->lines) + lo;
+        b->boff[3 * i] = sp_buf_len(b->bjobs);
+        b->boff[3 * i + 1] = sp_buf_len(b->brows);
+        b->boff[3 * i + 2] = sp_buf_len(b->btasks);
+        rc = cli_pbin_fields(b->bjobs, line, oc->body_len, body_types, ARRAY_LEN(body_types), NULL);
+        if (rc == 0)
+            rc = cli_pbin_row(b->brows, (int)ROWS_ROW_FIELDS);
+        if (rc == 0)
+            rc = cli_pbin_fields(b->brows, line + oc->body_len + 1, oc->line_len - oc->body_len - 1,
+                                 row_types, ARRAY_LEN(row_types), NULL);
+        if (rc == 0)
+            rc = cli_pbin_fields(b->brows, oc->id, 36, &uuid_type, 1, NULL);
+        if (rc == 0)
+            rc = cli_pbin_text(b->brows, oc->status);
+        if (rc == 0)
+            rc = cli_pbin_int(b->brows, CLI_PBIN_INT4, oc->attempts);
+        if (rc == 0)
+            rc = cli_pbin_int(b->brows, CLI_PBIN_INT8, run_id);
+        const char *t = sp_buf_data(b->tasks) + to, *tend = t + oc->tasks_len;
+        for (size_t k = 0; k < oc->ntasks && rc == 0; k++) {
+            size_t used = 0;
+            if ((rc = cli_pbin_row(b->btasks, (int)ARRAY_LEN(task_types))) == 0)
+                rc = cli_pbin_fields(b->btasks, t, (size_t)(tend - t), task_types,
+                                     ARRAY_LEN(task_types), &used);
+            t += used + 1; /* the newline */
+        }
+        lo += oc->line_len;
+        to += oc->tasks_len;
+    }
+    b->boff[3 * b->n] = sp_buf_len(b->bjobs);
+    b->boff[3 * b->n + 1] = sp_buf_len(b->brows);
+    b->boff[3 * b->n + 2] = sp_buf_len(b->btasks);
+    return rc;
 }
 
 /* Maps the source batch sb into b. */
 static int map_batch(import_run *r, const cli_psrc_batch *sb, import_batch *b)
 {
     const sp_db_res *jobs = sb->jobs;
-    int n = sp_db_res_nrows(jobs), rc;
+    int n = jobs != NULL ? sp_db_res_nrows(jobs) : 0, rc;
     cli_pmap_options opts = {r->o.type, r->o.running};
     if (b->lines == NULL &&
         (sp_buf_new(&b->lines, COPY_MAX) < 0 || sp_buf_new(&b->tasks, COPY_MAX) < 0))
@@ -252,6 +348,17 @@ static int map_batch(import_run *r, const cli_psrc_batch *sb, import_batch *b)
     b->last = n > 0 ? strdup(v(jobs, n - 1, CLI_PSRC_J_ID)) : NULL;
     if (n > 0 && b->last == NULL)
         goto nomem;
+    /* Only new jobs are written from binary rows, and a dry run or --verify writes none. */
+    b->binary = false;
+    if (n > 0 && !r->o.dry_run && !r->o.verify) {
+        rc = binary_batch(b, r->run_id);
+        if (rc == SP_E_NOMEM || rc == SP_E_RANGE)
+            goto nomem;
+        b->binary = rc == 0;
+        if (rc < 0)
+            sp_log_debug("import", "text", "batch_last=%s reason=\"a value without a binary form\"",
+                         b->last);
+    }
     return 0;
 nomem:
     snprintf(r->err, sizeof(r->err), "out of memory");
@@ -262,7 +369,7 @@ nomem:
 static int read_batch(import_run *r, import_batch *b)
 {
     double t = now_s(), t2;
-    if (cli_psrc_next(r->src, r->o.batch, &r->rbatch, r->err, sizeof(r->err)) < 0) {
+    if (cli_psrc_next(r->src, &r->rbatch, r->err, sizeof(r->err)) < 0) {
         snprintf(r->reader_err, sizeof(r->reader_err), "%s", r->err);
         return SP_E_DB;
     }
@@ -377,14 +484,6 @@ static int copy_buf(sp_db *db, const char *sql, const sp_buf *buf)
     return 0;
 }
 
-/* Line i's start in b->lines and its tasks' in b->tasks (r->toff). */
-static size_t line_off(const import_batch *b, int i, size_t *acc)
-{
-    size_t off = *acc;
-    *acc += b->oc[i].line_len;
-    return off;
-}
-
 static int grow_writer(import_run *r, int n)
 {
     if (n <= r->wcap)
@@ -432,10 +531,27 @@ static int classify(import_run *r, const import_batch *b)
         brc = sp_buf_append(r->ids, "}", 1);
     if (brc < 0)
         return brc;
-    const char *params[] = {sp_buf_data(r->ids)};
+    /* The range of the ids kept from legacy UUIDs: they come in the source's order, so
+     * they are consecutive in the target's indexes too, unless mixed-case legacy ids break
+     * the order (then no range: one probe per id). */
+    const char *lo = NULL, *hi = NULL;
+    bool ordered = true;
+    for (int i = 0; i < b->n && ordered; i++) {
+        if (!b->oc[i].id_kept)
+            continue;
+        if (hi != NULL && strcmp(hi, b->oc[i].id) >= 0)
+            ordered = false;
+        if (lo == NULL)
+            lo = b->oc[i].id;
+        hi = b->oc[i].id;
+    }
+    if (!ordered)
+        lo = hi = NULL;
+    const char *params[] = {sp_buf_data(r->ids), lo, hi};
     if (sp_db_exec_params(r->dst,
-                          "SELECT job_id, checksum, in_jobs FROM spool.import_lookup($1::uuid[])",
-                          1, params, &res) < 0)
+                          "SELECT job_id, checksum, in_jobs"
+                          " FROM spool.import_lookup($1::uuid[], $2::uuid, $3::uuid)",
+                          3, params, &res) < 0)
         return SP_E_DB;
     int nk = sp_db_res_nrows(res);
     if (nk > 0) {
@@ -525,14 +641,62 @@ static const char copy_live_sql[] =
 static const char copy_tasks_sql[] = "COPY spool.job_tasks (" CLI_PMAP_TASK_COLUMNS ") FROM STDIN";
 static const char copy_rows_sql[] = "COPY spool.import_rows (" CLI_PMAP_ROW_COLUMNS
                                     ", job_id, status, attempts, run_id) FROM STDIN";
+static const char copy_archive_bin_sql[] =
+    "COPY spool.job_archive (" CLI_PMAP_JOB_COLUMNS
+    ", type, queue, priority, max_attempts, timeout_seconds, seq) FROM STDIN (FORMAT binary)";
+static const char copy_live_bin_sql[] =
+    "COPY spool.job_live (" CLI_PMAP_JOB_COLUMNS
+    ", type, queue, priority, max_attempts, timeout_seconds, seq) FROM STDIN (FORMAT binary)";
+static const char copy_tasks_bin_sql[] =
+    "COPY spool.job_tasks (" CLI_PMAP_TASK_COLUMNS ") FROM STDIN (FORMAT binary)";
+static const char copy_rows_bin_sql[] =
+    "COPY spool.import_rows (" CLI_PMAP_ROW_COLUMNS ", job_id, status, attempts, run_id)"
+    " FROM STDIN (FORMAT binary)";
+
+/* Appends job i's row for job_live/job_archive to r->out, in b's format. */
+static int job_row(import_run *r, const import_batch *b, int i)
+{
+    int rc;
+    if (!b->binary) {
+        const char *line = sp_buf_data(b->lines) + r->toff[2 * i];
+        if ((rc = sp_buf_append(r->out, line, b->oc[i].body_len)) == 0)
+            rc = sp_buf_appendf(r->out, "%s%" PRId64 "\n", r->consts, r->seq[i]);
+        return rc;
+    }
+    if ((rc = cli_pbin_row(r->out, (int)JOB_ROW_FIELDS)) == 0)
+        rc = sp_buf_append(r->out, sp_buf_data(b->bjobs) + b->boff[3 * i],
+                           b->boff[3 * i + 3] - b->boff[3 * i]);
+    if (rc == 0)
+        rc = sp_buf_append(r->out, sp_buf_data(r->bconsts), sp_buf_len(r->bconsts));
+    if (rc == 0)
+        rc = cli_pbin_int(r->out, CLI_PBIN_INT8, r->seq[i]);
+    return rc;
+}
+
+/* Starts r->out for a COPY in b's format. */
+static int copy_start(import_run *r, const import_batch *b)
+{
+    sp_buf_reset(r->out);
+    return b->binary ? cli_pbin_header(r->out) : 0;
+}
+
+/* Sends r->out with sql (text) or bin_sql (binary, the trailer added). */
+static int copy_out(import_run *r, const import_batch *b, const char *sql, const char *bin_sql)
+{
+    if (b->binary) {
+        int rc = cli_pbin_trailer(r->out);
+        return rc < 0 ? rc : copy_buf(r->dst, bin_sql, r->out);
+    }
+    return copy_buf(r->dst, sql, r->out);
+}
 
 /* COPYs the new jobs of b (kind KIND_NEW) of one table: live, or archive. */
 static int copy_jobs(import_run *r, const import_batch *b, bool live)
 {
-    size_t acc = 0;
-    int rc = 0;
+    int rc = copy_start(r, b);
     bool any = false;
-    sp_buf_reset(r->out);
+    if (rc < 0)
+        return rc;
     if (live) {
         /* job_live in seq order: the order claim reads them in */
         live_key *keys = NULL;
@@ -548,27 +712,43 @@ static int copy_jobs(import_run *r, const import_batch *b, bool live)
             if (r->kind[i] == KIND_NEW && b->oc[i].live)
                 keys[nk++] = (live_key){r->seq[i], i};
         qsort(keys, (size_t)nk, sizeof(*keys), live_cmp);
-        for (int k = 0; k < nk && rc == 0; k++) {
-            int i = keys[k].i;
-            const char *line = sp_buf_data(b->lines) + r->toff[2 * i];
-            if ((rc = sp_buf_append(r->out, line, b->oc[i].body_len)) == 0)
-                rc = sp_buf_appendf(r->out, "%s%" PRId64 "\n", r->consts, r->seq[i]);
-        }
+        for (int k = 0; k < nk && rc == 0; k++)
+            rc = job_row(r, b, keys[k].i);
         free(keys);
         any = true;
     } else {
         for (int i = 0; i < b->n && rc == 0; i++) {
-            size_t off = line_off(b, i, &acc);
             if (r->kind[i] != KIND_NEW || b->oc[i].live)
                 continue;
             any = true;
-            if ((rc = sp_buf_append(r->out, sp_buf_data(b->lines) + off, b->oc[i].body_len)) == 0)
-                rc = sp_buf_appendf(r->out, "%s%" PRId64 "\n", r->consts, r->seq[i]);
+            rc = job_row(r, b, i);
         }
     }
-    if (rc < 0)
+    if (rc < 0 || !any)
         return rc;
-    return any ? copy_buf(r->dst, live ? copy_live_sql : copy_archive_sql, r->out) : 0;
+    return live ? copy_out(r, b, copy_live_sql, copy_live_bin_sql)
+                : copy_out(r, b, copy_archive_sql, copy_archive_bin_sql);
+}
+
+/* Appends the parts [from, to) of data, one per new job of b (parts i .. i + 1 of off,
+ * with stride), to r->out; the parts of consecutive new jobs go in one append. */
+static int append_new_parts(import_run *r, const import_batch *b, const char *data,
+                            const size_t *off, int stride)
+{
+    int rc = 0;
+    for (int i = 0; i < b->n && rc == 0;) {
+        if (r->kind[i] != KIND_NEW) {
+            i++;
+            continue;
+        }
+        int j = i;
+        while (j < b->n && r->kind[j] == KIND_NEW)
+            j++;
+        size_t from = off[(size_t)stride * (size_t)i], to = off[(size_t)stride * (size_t)j];
+        rc = sp_buf_append(r->out, data + from, to - from);
+        i = j;
+    }
+    return rc;
 }
 
 /* Writes the new jobs of b with COPY: their job rows, tasks and import_rows. */
@@ -579,6 +759,20 @@ static int copy_new(import_run *r, const import_batch *b)
     snprintf(run, sizeof(run), "%" PRId64, r->run_id);
     if ((rc = copy_jobs(r, b, false)) < 0 || (rc = copy_jobs(r, b, true)) < 0)
         return rc;
+    if (b->binary) {
+        bool any_tasks = false;
+        for (int i = 0; i < b->n && !any_tasks; i++)
+            any_tasks = r->kind[i] == KIND_NEW && b->oc[i].ntasks > 0;
+        if (any_tasks &&
+            ((rc = copy_start(r, b)) < 0 ||
+             (rc = append_new_parts(r, b, sp_buf_data(b->btasks), b->boff + 2, 3)) < 0 ||
+             (rc = copy_out(r, b, copy_tasks_sql, copy_tasks_bin_sql)) < 0))
+            return rc;
+        if ((rc = copy_start(r, b)) < 0 ||
+            (rc = append_new_parts(r, b, sp_buf_data(b->brows), b->boff + 1, 3)) < 0)
+            return rc;
+        return copy_out(r, b, copy_rows_sql, copy_rows_bin_sql);
+    }
     sp_buf_reset(r->out);
     for (int i = 0; i < b->n && rc == 0; i++)
         if (r->kind[i] == KIND_NEW && b->oc[i].tasks_len > 0)
@@ -797,11 +991,27 @@ static int load_consts(import_run *r)
         return CLI_EXIT_FAIL;
     }
     bool found = sp_db_res_nrows(res) > 0;
-    snprintf(r->consts, sizeof(r->consts), "\t%s\tdefault\t%s\t%s\t%s\t", sp_buf_data(name),
-             found ? v(res, 0, 0) : "50", found ? v(res, 0, 1) : "3",
-             found ? v(res, 0, 2) : "1800");
+    const char *prio = found ? v(res, 0, 0) : "50", *att = found ? v(res, 0, 1) : "3",
+               *tmo = found ? v(res, 0, 2) : "1800";
+    snprintf(r->consts, sizeof(r->consts), "\t%s\tdefault\t%s\t%s\t%s\t", sp_buf_data(name), prio,
+             att, tmo);
+    int rc = sp_buf_new(&r->bconsts, 1024);
+    if (rc == 0)
+        rc = cli_pbin_text(r->bconsts, r->o.type);
+    if (rc == 0)
+        rc = cli_pbin_text(r->bconsts, "default");
+    if (rc == 0)
+        rc = cli_pbin_int(r->bconsts, CLI_PBIN_INT2, strtoll(prio, NULL, 10));
+    if (rc == 0)
+        rc = cli_pbin_int(r->bconsts, CLI_PBIN_INT4, strtoll(att, NULL, 10));
+    if (rc == 0)
+        rc = cli_pbin_int(r->bconsts, CLI_PBIN_INT4, strtoll(tmo, NULL, 10));
     sp_buf_free(name);
     sp_db_res_free(res);
+    if (rc < 0) {
+        fputs("error: --type is too long\n", stderr);
+        return CLI_EXIT_FAIL;
+    }
     return 0;
 }
 
@@ -855,10 +1065,53 @@ static int ensure_type(import_run *r, const char *oldest)
     return 0;
 }
 
-/* Finds the run to resume (same source and options, still running) or starts one. */
-static int start_run(import_run *r, const char *source)
+/* Finds the run to resume (same source and options, still running): r->run_id and
+ * r->position (0 and NULL when there is none; create_run then starts one, once the source
+ * has passed its checks). */
+static int find_run(import_run *r, const char *source, const char *options)
 {
     sp_db_res *res = NULL;
+    const char *params[] = {source, options, cli_psrc_shape(r->src)->name};
+    if (sp_db_exec_params(r->dst,
+                          "SELECT id, position, rows_done FROM spool.import_runs"
+                          " WHERE status = 'running' AND source = $1 AND options = $2::jsonb"
+                          " AND shape = $3 ORDER BY id DESC LIMIT 1",
+                          3, params, &res) < 0)
+        return fail_db(r, r->dst, "could not read the runs");
+    if (sp_db_res_nrows(res) > 0) {
+        const char *pos = v(res, 0, 1);
+        sp_log_info("import", "resume", "run=%s after_legacy_id=%s rows_done=%s", v(res, 0, 0),
+                    pos ? pos : "-", v(res, 0, 2));
+        r->counts.resumed = true;
+        r->counts.resumed_rows = strtoll(v(res, 0, 2), NULL, 10);
+        r->run_id = strtoll(v(res, 0, 0), NULL, 10);
+        if (pos != NULL && (r->position = strdup(pos)) == NULL) {
+            sp_db_res_free(res);
+            fputs("error: out of memory\n", stderr);
+            return CLI_EXIT_FAIL;
+        }
+    }
+    sp_db_res_free(res);
+    return 0;
+}
+
+static int create_run(import_run *r, const char *source, const char *options)
+{
+    sp_db_res *res = NULL;
+    const char *params[] = {source, options, cli_psrc_shape(r->src)->name};
+    if (sp_db_exec_params(r->dst,
+                          "INSERT INTO spool.import_runs (source, options, shape)"
+                          " VALUES ($1, $2::jsonb, $3) RETURNING id",
+                          3, params, &res) < 0)
+        return fail_db(r, r->dst, "could not record the run");
+    r->run_id = strtoll(v(res, 0, 0), NULL, 10);
+    sp_db_res_free(res);
+    return 0;
+}
+
+/* The run's options as import_runs records them: a run resumes only with the same. */
+static char *run_options(const import_run *r)
+{
     json_object *opts = json_object_new_object();
     json_object_object_add(opts, "type", json_object_new_string(r->o.type));
     json_object_object_add(
@@ -866,37 +1119,10 @@ static int start_run(import_run *r, const char *source)
         json_object_new_string(r->o.running == CLI_PMAP_RUNNING_FAIL ? "fail" : "requeue"));
     json_object_object_add(opts, "since", r->o.since ? json_object_new_string(r->o.since) : NULL);
     json_object_object_add(opts, "schema", json_object_new_string(r->o.schema));
-    const char *params[] = {source, sp_json_to_string(opts, false), cli_psrc_shape(r->src)->name};
-    int rc = sp_db_exec_params(r->dst,
-                               "SELECT id, position, rows_done FROM spool.import_runs"
-                               " WHERE status = 'running' AND source = $1 AND options = $2::jsonb"
-                               " AND shape = $3 ORDER BY id DESC LIMIT 1",
-                               3, params, &res);
-    if (rc == 0 && sp_db_res_nrows(res) == 0) {
-        sp_db_res_free(res);
-        res = NULL;
-        rc = sp_db_exec_params(r->dst,
-                               "INSERT INTO spool.import_runs (source, options, shape)"
-                               " VALUES ($1, $2::jsonb, $3) RETURNING id, position, rows_done",
-                               3, params, &res);
-    } else if (rc == 0) {
-        const char *pos = v(res, 0, 1);
-        sp_log_info("import", "resume", "run=%s after_legacy_id=%s rows_done=%s", v(res, 0, 0),
-                    pos ? pos : "-", v(res, 0, 2));
-        r->counts.resumed = true;
-        r->counts.resumed_rows = strtoll(v(res, 0, 2), NULL, 10);
-    }
+    const char *text = sp_json_to_string(opts, false);
+    char *copy = text != NULL ? strdup(text) : NULL;
     json_object_put(opts);
-    if (rc < 0)
-        return fail_db(r, r->dst, "could not record the run");
-    r->run_id = strtoll(v(res, 0, 0), NULL, 10);
-    if (v(res, 0, 1) != NULL && (r->position = strdup(v(res, 0, 1))) == NULL) {
-        sp_db_res_free(res);
-        fputs("error: out of memory\n", stderr);
-        return CLI_EXIT_FAIL;
-    }
-    sp_db_res_free(res);
-    return 0;
+    return copy;
 }
 
 static int finish_run(import_run *r)
@@ -904,7 +1130,12 @@ static int finish_run(import_run *r)
     char run[24];
     snprintf(run, sizeof(run), "%" PRId64, r->run_id);
     const char *params[] = {run};
-    if (sp_db_exec_params(r->dst,
+    /* The batches commit without waiting for their WAL to reach the disk (a crash loses at
+     * most the last few, each with the position it advanced, so the run resumes before
+     * them); the end of the run waits, and with it everything committed before. */
+    if (sp_db_exec_params(r->dst, "SELECT set_config('synchronous_commit', 'on', false)", 0, NULL,
+                          NULL) < 0 ||
+        sp_db_exec_params(r->dst,
                           "UPDATE spool.import_runs SET status = 'done', finished_at = now(),"
                           " updated_at = now() WHERE id = $1",
                           1, params, NULL) < 0)
@@ -954,7 +1185,8 @@ static int open_target(import_run *r, const char *url, const char *source_url)
     sp_db_res *res = NULL;
     if (sp_db_exec_params(r->dst,
                           "SELECT set_config('TimeZone', 'UTC', false),"
-                          " pg_try_advisory_lock(1397772111, 5), spool.import_prepare()",
+                          " pg_try_advisory_lock(1397772111, 5), spool.import_prepare(),"
+                          " set_config('synchronous_commit', 'off', false)",
                           0, NULL, &res) < 0)
         return fail_db(r, r->dst, "could not prepare the target session");
     bool locked = v(res, 0, 1)[0] == 't';
@@ -1028,7 +1260,8 @@ static int check_since(import_run *r, char *buf, size_t len)
 static int import_main(cli_ctx *ctx, const cli_command *cmd, const cli_args *args)
 {
     import_run r = {.ctx = ctx};
-    char redacted[512], since_buf[64];
+    char redacted[512], since_buf[64], oldest[64];
+    char *options = NULL;
     int rc;
     sp_db_res *src_status = NULL, *src_other = NULL;
     if ((rc = parse_options(cmd, args, &r.o)) != 0)
@@ -1059,7 +1292,22 @@ static int import_main(cli_ctx *ctx, const cli_command *cmd, const cli_args *arg
                 r.o.dry_run ? " dry_run=true" : "", r.o.verify ? " verify=true" : "");
     if ((rc = check_since(&r, since_buf, sizeof(since_buf))) != 0)
         goto out;
+    if (!r.o.dry_run && !r.o.verify) {
+        if ((options = run_options(&r)) == NULL) {
+            fputs("error: out of memory\n", stderr);
+            rc = CLI_EXIT_FAIL;
+            goto out;
+        }
+        if ((rc = find_run(&r, redacted, options)) != 0)
+            goto out;
+    }
     rc = CLI_EXIT_FAIL;
+    /* The cursors first: the source sorts them (on two sessions) while its rules are checked
+     * and counted on a third. */
+    if (cli_psrc_start(r.src, r.position, r.o.since, r.o.batch, r.err, sizeof(r.err)) < 0) {
+        fprintf(stderr, "error: %s\n", r.err);
+        goto out;
+    }
     if (cli_psrc_preflight(r.src, r.err, sizeof(r.err)) < 0) {
         fprintf(stderr,
                 "error: the source breaks the legacy schema's rules: %s\n"
@@ -1067,23 +1315,18 @@ static int import_main(cli_ctx *ctx, const cli_command *cmd, const cli_args *arg
                 r.err);
         goto out;
     }
-    if (cli_psrc_totals(r.src, &src_status, &src_other, r.err, sizeof(r.err)) < 0) {
+    if (cli_psrc_count(r.src, r.position, r.o.since, &r.total, r.err, sizeof(r.err)) < 0 ||
+        cli_psrc_oldest(r.src, oldest, sizeof(oldest), r.err, sizeof(r.err)) < 0 ||
+        cli_psrc_totals(r.src, &src_status, r.err, sizeof(r.err)) < 0) {
         fprintf(stderr, "error: %s\n", r.err);
         goto out;
     }
-    if ((rc = ensure_type(&r, sp_db_res_get(src_other, 0, "oldest"))) != 0)
+    if ((rc = ensure_type(&r, oldest[0] != '\0' ? oldest : NULL)) != 0)
         goto out;
-    if (!r.o.dry_run && !r.o.verify && (rc = start_run(&r, redacted)) != 0)
+    if (!r.o.dry_run && !r.o.verify && r.run_id == 0 &&
+        (rc = create_run(&r, redacted, options)) != 0)
         goto out;
     rc = CLI_EXIT_FAIL;
-    if (cli_psrc_count(r.src, r.position, r.o.since, &r.total, r.err, sizeof(r.err)) < 0) {
-        fprintf(stderr, "error: %s\n", r.err);
-        goto out;
-    }
-    if (cli_psrc_start(r.src, r.position, r.o.since, r.err, sizeof(r.err)) < 0) {
-        fprintf(stderr, "error: %s\n", r.err);
-        goto out;
-    }
     if (sp_buf_new(&r.out, COPY_MAX) < 0 || sp_buf_new(&r.ids, (size_t)MAX_BATCH * 40) < 0 ||
         sp_buf_new(&r.scratch, SCRATCH_MAX) < 0) {
         fputs("error: out of memory\n", stderr);
@@ -1117,6 +1360,10 @@ static int import_main(cli_ctx *ctx, const cli_command *cmd, const cli_args *arg
     reader_stop(&r);
     progress(&r, true);
     r.counts.seconds = now_s() - t0;
+    if (cli_psrc_totals_other(r.src, &src_other, r.err, sizeof(r.err)) < 0) {
+        fprintf(stderr, "error: %s\n", r.err);
+        goto out;
+    }
     if (r.run_id > 0 && (rc = finish_run(&r)) != 0)
         goto out;
     rc = cli_pimp_report(ctx->json, &r.counts,
@@ -1139,12 +1386,14 @@ out:
     sp_db_res_free(src_status);
     sp_db_res_free(src_other);
     sp_buf_free(r.out);
+    sp_buf_free(r.bconsts);
     sp_buf_free(r.ids);
     sp_buf_free(r.scratch);
     free(r.kind);
     free(r.seq);
     free(r.toff);
     free(r.position);
+    free(options);
     cli_psrc_free(r.src);
     sp_db_free(r.dst);
     return rc;

@@ -830,6 +830,7 @@ int cli_pmap_job_lines(const cli_pmap_job *job, const cli_pmap_task *tasks, size
         (rc = sp_buf_appendf(jobs, "\t%s\t%c\n", sum, live ? 't' : 'f')) < 0)
         return rc;
     memcpy(outcome->id, id, sizeof(outcome->id));
+    outcome->id_kept = is_uuid(job->id);
     memcpy(outcome->checksum, sum, sizeof(outcome->checksum));
     outcome->legacy_status = legacy_status;
     outcome->attempts = strtoll(job->attempts, NULL, 10);

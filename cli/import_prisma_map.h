@@ -132,6 +132,7 @@ typedef struct {
     bool has_cost;
     char cost[64];     /* exact dollars when has_cost */
     char id[37];       /* the Spool id */
+    bool id_kept;      /* the Spool id is the legacy id (a UUID): it follows the legacy order */
     char checksum[33]; /* of everything the import writes for the job */
     long long attempts;
     int64_t run_at; /* an ordering key of run_at (microseconds; INT64_MIN: unknown) */

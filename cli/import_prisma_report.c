@@ -24,23 +24,50 @@ void cli_pimp_count_job(cli_pimp_counts *c, const char *legacy, const char *spoo
     c->pairs[c->npairs++].jobs = 1;
 }
 
-static const char dst_status_sql[] =
-    "SELECT j.status, count(*) AS jobs, coalesce(trim_scale(sum(j.cost)), 0) AS cost"
-    " FROM spool.import_rows r JOIN spool.jobs j ON j.id = r.job_id GROUP BY 1 ORDER BY 1";
+/* The imported jobs, joined with the job tables once and grouped by chain root and status
+ * (far fewer rows than jobs) into the session's pg_temp.import_report (emptied at commit);
+ * both target totals are read from there. */
+static const char dst_groups_sql[] =
+    "INSERT INTO pg_temp.import_report (root, status, n, cost)"
+    " SELECT j.original_job_id, j.status, count(*), sum(j.cost)"
+    " FROM spool.import_rows r JOIN spool.jobs j ON j.id = r.job_id GROUP BY 1, 2";
 
-/* One scan of job_tasks (count and price together); imported jobs joined once for cost
- * and chains together. */
+static const char dst_status_sql[] =
+    "SELECT status, sum(n)::bigint AS jobs, coalesce(trim_scale(sum(cost)), 0) AS cost"
+    " FROM pg_temp.import_report GROUP BY 1 ORDER BY 1";
+
+/* One scan of job_tasks (count and price together); chains and cost from the groups. */
 static const char dst_other_sql[] =
     "SELECT t.tasks, t.task_price, c.chains, c.longest_chain,"
     " (SELECT count(*) FROM spool.import_rows) AS imported, c.cost"
     " FROM (SELECT count(*) AS tasks, coalesce(trim_scale(sum(price)), 0) AS task_price"
     "        FROM spool.job_tasks) t,"
     " (SELECT count(*) FILTER (WHERE x.root IS NOT NULL) AS chains,"
-    "         coalesce(max(x.n) FILTER (WHERE x.root IS NOT NULL), 0) + 1 AS longest_chain,"
+    "         coalesce(max(x.n) FILTER (WHERE x.root IS NOT NULL), 0)::bigint + 1"
+    "           AS longest_chain,"
     "         coalesce(trim_scale(sum(x.cost)), 0) AS cost"
-    "    FROM (SELECT j.original_job_id AS root, count(*) AS n, sum(j.cost) AS cost"
-    "            FROM spool.import_rows r JOIN spool.jobs j ON j.id = r.job_id"
+    "    FROM (SELECT root, sum(n) AS n, sum(cost) AS cost FROM pg_temp.import_report"
     "           GROUP BY 1) x) c";
+
+/* Reads the target's totals in one transaction (the groups live until its end), with
+ * memory enough for the join and the grouping to stay off the disk. */
+static int dst_totals(sp_db *db, sp_db_res **status, sp_db_res **other)
+{
+    int rc = sp_db_exec_params(db, "BEGIN", 0, NULL, NULL);
+    if (rc == 0)
+        rc = sp_db_exec_params(db, "SET LOCAL work_mem = '64MB'", 0, NULL, NULL);
+    if (rc == 0)
+        rc = sp_db_exec_params(db, dst_groups_sql, 0, NULL, NULL);
+    if (rc == 0)
+        rc = sp_db_exec_params(db, dst_status_sql, 0, NULL, status);
+    if (rc == 0)
+        rc = sp_db_exec_params(db, dst_other_sql, 0, NULL, other);
+    if (rc == 0)
+        rc = sp_db_exec_params(db, "COMMIT", 0, NULL, NULL);
+    if (rc < 0)
+        sp_db_rollback(db);
+    return rc;
+}
 
 static const char extra_sql[] =
     "SELECT r.legacy_id, count(*) OVER () FROM spool.import_rows r"
@@ -82,8 +109,7 @@ int cli_pimp_report(bool json, cli_pimp_counts *c, const cli_pimp_report_in *in)
     for (int i = 0; i < sp_db_res_nrows(in->src_status); i++)
         src_jobs += num(in->src_status, i, "jobs");
     if (src_cost_total(in->dst, in->src_status, src_cost, sizeof(src_cost)) < 0 ||
-        sp_db_exec_params(in->dst, dst_status_sql, 0, NULL, &ds) < 0 ||
-        sp_db_exec_params(in->dst, dst_other_sql, 0, NULL, &dother) < 0 ||
+        dst_totals(in->dst, &ds, &dother) < 0 ||
         (in->verify && !in->since && sp_db_exec_params(in->dst, extra_sql, 0, NULL, &extra) < 0)) {
         cli_output_db_error(in->dst);
         goto out;

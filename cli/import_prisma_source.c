@@ -19,10 +19,18 @@
 #define QUERY_MAX 4096
 
 #define HELD_MAX 64
+#define TASK_CHUNK 20000 /* tasks per FETCH */
+#define TASK_CHUNK_S "20000"
 
 struct cli_psrc {
-    sp_db *db;
+    sp_db *db;  /* the jobs cursor (and schema detection, identity) */
+    sp_db *tdb; /* the tasks cursor (NULL: the shape has no tasks) */
+    sp_db *xdb; /* checks, counts and totals, while the cursors sort */
     cli_pmap_shape shape;
+    int limit;                  /* jobs per FETCH */
+    bool jobs_sent, tasks_sent; /* a FETCH is on its way (prefetch) */
+    bool jobs_done;             /* the jobs cursor returned its last rows */
+    bool totals_sent;
     char jobs_sql[QUERY_MAX];
     char count_sql[QUERY_MAX];
     char tasks_sql[QUERY_MAX];
@@ -31,6 +39,7 @@ struct cli_psrc {
     sp_db_res *tchunk; /* the task chunk being read (also in held) */
     int tpos;
     bool tasks_done;
+    bool tasks_last; /* the current chunk is the cursor's last */
 };
 
 static const char session_sql[] =
@@ -104,11 +113,16 @@ static const char tasks_cursor[] =
     "%s))"
     " ORDER BY t.\"jobId\" COLLATE \"C\", t.\"createdAt\", t.id COLLATE \"C\"";
 
+static void db_err_on(sp_db *db, const char *what, char *err, size_t errlen)
+{
+    const char *detail = sp_db_err_detail(db);
+    snprintf(err, errlen, "%s: %s%s%s", what, sp_db_err_message(db), detail[0] != '\0' ? " - " : "",
+             detail);
+}
+
 static void db_err(cli_psrc *src, const char *what, char *err, size_t errlen)
 {
-    const char *detail = sp_db_err_detail(src->db);
-    snprintf(err, errlen, "%s: %s%s%s", what, sp_db_err_message(src->db),
-             detail[0] != '\0' ? " - " : "", detail);
+    db_err_on(src->db, what, err, errlen);
 }
 
 static int build_queries(cli_psrc *src)
@@ -177,40 +191,102 @@ out:
     return rc;
 }
 
-int cli_psrc_open(cli_psrc **out, const char *url, const char *schema, int connect_timeout_s,
-                  char *err, size_t errlen)
+/* Connects *out to url and sets the session up (read-only, UTC, search_path schema). */
+static int session_open(sp_db **out, const char *url, const char *schema, int connect_timeout_s,
+                        char *err, size_t errlen)
 {
     char redacted[512];
-    cli_psrc *src = calloc(1, sizeof(*src));
     int rc;
-    if (src == NULL || sp_db_new(&src->db) < 0) {
-        free(src);
+    if (sp_db_new(out) < 0) {
         snprintf(err, errlen, "out of memory");
         return SP_E_NOMEM;
     }
-    if ((rc = sp_db_connect(src->db, url, connect_timeout_s)) < 0) {
+    if ((rc = sp_db_connect(*out, url, connect_timeout_s)) < 0) {
         sp_log_redact_url(url, redacted, sizeof(redacted));
-        const char *detail = sp_db_err_detail(src->db);
+        const char *detail = sp_db_err_detail(*out);
         snprintf(err, errlen, "could not connect to the source %s: %s%s%s", redacted,
-                 sp_db_err_message(src->db), detail[0] ? " - " : "", detail);
-        goto fail;
+                 sp_db_err_message(*out), detail[0] ? " - " : "", detail);
+        return rc;
     }
     const char *params[] = {schema};
-    if ((rc = sp_db_exec_params(src->db, session_sql, 1, params, NULL)) < 0) {
-        db_err(src, "could not set up the source session", err, errlen);
-        goto fail;
+    if ((rc = sp_db_exec_params(*out, session_sql, 1, params, NULL)) < 0)
+        db_err_on(*out, "could not set up the source session", err, errlen);
+    return rc;
+}
+
+/* A snapshot name as pg_export_snapshot() returns it ("00000003-0000001B-1"): hex digits in
+ * dash-separated groups. SET TRANSACTION SNAPSHOT takes no parameter, so the name goes into
+ * the statement's text, and only a name that passes this check does. */
+static bool snapshot_name_ok(const char *name)
+{
+    size_t n = 0;
+    bool group = false;
+    for (; name[n] != '\0'; n++) {
+        char c = name[n];
+        bool hex = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
+        if (hex)
+            group = true;
+        else if (c == '-' && group)
+            group = false;
+        else
+            return false;
     }
+    return group && n < 64;
+}
+
+/* Starts db's read-only transaction in the snapshot named snap. */
+static int join_snapshot(sp_db *db, const char *snap, char *err, size_t errlen)
+{
+    char sql[128];
+    if (!snapshot_name_ok(snap)) {
+        snprintf(err, errlen, "the source exported an unexpected snapshot name");
+        return SP_E_INVAL;
+    }
+    snprintf(sql, sizeof(sql), "SET TRANSACTION SNAPSHOT '%s'", snap);
+    if (sp_db_exec_params(db, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0, NULL, NULL) <
+            0 ||
+        sp_db_exec_params(db, sql, 0, NULL, NULL) < 0) {
+        db_err_on(db, "could not share the source's snapshot", err, errlen);
+        return SP_E_DB;
+    }
+    return 0;
+}
+
+int cli_psrc_open(cli_psrc **out, const char *url, const char *schema, int connect_timeout_s,
+                  char *err, size_t errlen)
+{
+    cli_psrc *src = calloc(1, sizeof(*src));
+    sp_db_res *snap = NULL;
+    int rc;
+    if (src == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return SP_E_NOMEM;
+    }
+    if ((rc = session_open(&src->db, url, schema, connect_timeout_s, err, errlen)) < 0)
+        goto fail;
     if ((rc = detect(src, schema, err, errlen)) < 0)
         goto fail;
-    /* One snapshot for the checks, the totals and both cursors. */
+    /* One snapshot for the checks, the totals and both cursors: exported by the first
+     * session's transaction (open for the whole run) and joined by the others. */
     if ((rc = sp_db_exec_params(src->db, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0,
-                                NULL, NULL)) < 0) {
+                                NULL, NULL)) < 0 ||
+        (rc = sp_db_exec_params(src->db, "SELECT pg_export_snapshot()", 0, NULL, &snap)) < 0) {
         db_err(src, "could not start reading the source", err, errlen);
         goto fail;
     }
+    const char *name = sp_db_res_value(snap, 0, 0);
+    if ((rc = session_open(&src->xdb, url, schema, connect_timeout_s, err, errlen)) < 0 ||
+        (rc = join_snapshot(src->xdb, name, err, errlen)) < 0)
+        goto fail;
+    if (src->shape.has_tasks &&
+        ((rc = session_open(&src->tdb, url, schema, connect_timeout_s, err, errlen)) < 0 ||
+         (rc = join_snapshot(src->tdb, name, err, errlen)) < 0))
+        goto fail;
+    sp_db_res_free(snap);
     *out = src;
     return 0;
 fail:
+    sp_db_res_free(snap);
     cli_psrc_free(src);
     return rc;
 }
@@ -221,6 +297,8 @@ void cli_psrc_free(cli_psrc *src)
         return;
     for (int i = 0; i < src->nheld; i++)
         sp_db_res_free(src->held[i]);
+    sp_db_free(src->tdb);
+    sp_db_free(src->xdb);
     sp_db_free(src->db);
     free(src);
 }
@@ -298,8 +376,8 @@ int cli_psrc_preflight(cli_psrc *src, char *err, size_t errlen)
         sp_db_res *res = NULL;
         if (r->fk_table != NULL) {
             const char *params[] = {r->fk_table, r->fk_column, r->fk_ref};
-            if (sp_db_exec_params(src->db, fk_sql, 3, params, &res) < 0) {
-                db_err(src, "could not check the source", err, errlen);
+            if (sp_db_exec_params(src->xdb, fk_sql, 3, params, &res) < 0) {
+                db_err_on(src->xdb, "could not check the source", err, errlen);
                 return SP_E_DB;
             }
             bool enforced = sp_db_res_value(res, 0, 0)[0] == 't';
@@ -308,8 +386,8 @@ int cli_psrc_preflight(cli_psrc *src, char *err, size_t errlen)
             if (enforced)
                 continue;
         }
-        if (sp_db_exec_params(src->db, r->sql, 0, NULL, &res) < 0) {
-            db_err(src, "could not check the source", err, errlen);
+        if (sp_db_exec_params(src->xdb, r->sql, 0, NULL, &res) < 0) {
+            db_err_on(src->xdb, "could not check the source", err, errlen);
             return SP_E_DB;
         }
         int n = sp_db_res_nrows(res);
@@ -337,8 +415,8 @@ int cli_psrc_count(cli_psrc *src, const char *after, const char *since, int64_t 
 {
     sp_db_res *res = NULL;
     const char *params[] = {after, since};
-    if (sp_db_exec_params(src->db, src->count_sql, 2, params, &res) < 0) {
-        db_err(src, "could not count the source's jobs", err, errlen);
+    if (sp_db_exec_params(src->xdb, src->count_sql, 2, params, &res) < 0) {
+        db_err_on(src->xdb, "could not count the source's jobs", err, errlen);
         return SP_E_DB;
     }
     *out = strtoll(sp_db_res_value(res, 0, 0), NULL, 10);
@@ -346,12 +424,51 @@ int cli_psrc_count(cli_psrc *src, const char *after, const char *since, int64_t 
     return 0;
 }
 
-int cli_psrc_start(cli_psrc *src, const char *after, const char *since, char *err, size_t errlen)
+int cli_psrc_oldest(cli_psrc *src, char *out, size_t outlen, char *err, size_t errlen)
+{
+    sp_db_res *res = NULL;
+    if (sp_db_exec_params(src->xdb, "SELECT min(\"createdAt\")::timestamptz FROM \"Job\"", 0, NULL,
+                          &res) < 0) {
+        db_err_on(src->xdb, "could not read the source's oldest job", err, errlen);
+        return SP_E_DB;
+    }
+    const char *v = sp_db_res_value(res, 0, 0);
+    snprintf(out, outlen, "%s", v != NULL ? v : "");
+    sp_db_res_free(res);
+    return 0;
+}
+
+static int send_jobs_fetch(cli_psrc *src)
+{
+    char sql[64];
+    snprintf(sql, sizeof(sql), "FETCH %d FROM spool_import_jobs", src->limit);
+    if (sp_db_send_params(src->db, sql, 0, NULL) < 0)
+        return SP_E_DB;
+    src->jobs_sent = true;
+    return 0;
+}
+
+static int send_tasks_fetch(cli_psrc *src)
+{
+    if (sp_db_send_params(src->tdb, "FETCH " TASK_CHUNK_S " FROM spool_import_tasks", 0, NULL) < 0)
+        return SP_E_DB;
+    src->tasks_sent = true;
+    return 0;
+}
+
+int cli_psrc_start(cli_psrc *src, const char *after, const char *since, int limit, char *err,
+                   size_t errlen)
 {
     const char *params[] = {after, since};
+    src->limit = limit;
     if (sp_db_exec_params(src->db, src->jobs_sql, 2, params, NULL) < 0 ||
-        (src->shape.has_tasks && sp_db_exec_params(src->db, src->tasks_sql, 2, params, NULL) < 0)) {
-        db_err(src, "could not read the source", err, errlen);
+        send_jobs_fetch(src) < 0) {
+        db_err(src, "could not read the source's jobs", err, errlen);
+        return SP_E_DB;
+    }
+    if (src->shape.has_tasks && (sp_db_exec_params(src->tdb, src->tasks_sql, 2, params, NULL) < 0 ||
+                                 send_tasks_fetch(src) < 0)) {
+        db_err_on(src->tdb, "could not read the source's tasks", err, errlen);
         return SP_E_DB;
     }
     src->tasks_done = !src->shape.has_tasks;
@@ -394,9 +511,8 @@ static int task_from(cli_pmap_task *t, const sp_db_res *res, int k)
     return 0;
 }
 
-int cli_psrc_next(cli_psrc *src, int limit, cli_psrc_batch *b, char *err, size_t errlen)
+int cli_psrc_next(cli_psrc *src, cli_psrc_batch *b, char *err, size_t errlen)
 {
-    char sql[64];
     size_t cap = 0;
     int rc;
     cli_psrc_batch_clear(b);
@@ -408,12 +524,26 @@ int cli_psrc_next(cli_psrc *src, int limit, cli_psrc_batch *b, char *err, size_t
     if (src->tchunk != NULL && (rc = hold(src, src->tchunk)) < 0)
         goto range;
 
-    snprintf(sql, sizeof(sql), "FETCH %d FROM spool_import_jobs", limit);
-    if (sp_db_exec_params(src->db, sql, 0, NULL, &b->jobs) < 0) {
+    if (src->jobs_done)
+        return 0;
+    /* This batch's jobs were asked for when the previous batch was read (or by
+     * cli_psrc_start): the source sorts and reads them while the caller maps and writes. */
+    if (!src->jobs_sent && send_jobs_fetch(src) < 0) {
+        db_err(src, "could not read the source's jobs", err, errlen);
+        return SP_E_DB;
+    }
+    src->jobs_sent = false;
+    if (sp_db_wait(src->db, &b->jobs) < 0) {
         db_err(src, "could not read the source's jobs", err, errlen);
         return SP_E_DB;
     }
     int n = sp_db_res_nrows(b->jobs);
+    if (n < src->limit)
+        src->jobs_done = true;
+    else if (send_jobs_fetch(src) < 0) {
+        db_err(src, "could not read the source's jobs", err, errlen);
+        return SP_E_DB;
+    }
     b->first = calloc((size_t)n + 1, sizeof(*b->first));
     b->count = calloc((size_t)n + 1, sizeof(*b->count));
     if (b->first == NULL || b->count == NULL)
@@ -424,12 +554,16 @@ int cli_psrc_next(cli_psrc *src, int limit, cli_psrc_batch *b, char *err, size_t
     int j = 0;
     for (;;) {
         if (src->tchunk == NULL || src->tpos >= sp_db_res_nrows(src->tchunk)) {
+            if (src->tasks_last)
+                src->tasks_done = true; /* the chunk read last was short: nothing follows */
             if (src->tasks_done)
                 break;
             sp_db_res *chunk = NULL;
-            if (sp_db_exec_params(src->db, "FETCH 20000 FROM spool_import_tasks", 0, NULL, &chunk) <
-                0) {
-                db_err(src, "could not read the source's tasks", err, errlen);
+            if ((!src->tasks_sent && send_tasks_fetch(src) < 0) ||
+                (src->tasks_sent = false, sp_db_wait(src->tdb, &chunk) < 0) ||
+                (sp_db_res_nrows(chunk) == TASK_CHUNK && send_tasks_fetch(src) < 0)) {
+                sp_db_res_free(chunk);
+                db_err_on(src->tdb, "could not read the source's tasks", err, errlen);
                 return SP_E_DB;
             }
             if ((rc = hold(src, chunk)) < 0) {
@@ -438,6 +572,7 @@ int cli_psrc_next(cli_psrc *src, int limit, cli_psrc_batch *b, char *err, size_t
             }
             src->tchunk = chunk;
             src->tpos = 0;
+            src->tasks_last = sp_db_res_nrows(chunk) < TASK_CHUNK;
             if (sp_db_res_nrows(chunk) == 0) {
                 src->tasks_done = true;
                 break;
@@ -475,8 +610,7 @@ nomem:
     return SP_E_NOMEM;
 }
 
-int cli_psrc_totals(cli_psrc *src, sp_db_res **by_status, sp_db_res **other, char *err,
-                    size_t errlen)
+int cli_psrc_totals(cli_psrc *src, sp_db_res **by_status, char *err, size_t errlen)
 {
     char sql[2048];
     const cli_pmap_shape *s = &src->shape;
@@ -484,15 +618,16 @@ int cli_psrc_totals(cli_psrc *src, sp_db_res **by_status, sp_db_res **other, cha
                            ? "coalesce(\"priceInDollars\", \"costInCents\"::numeric / 100)"
                        : s->job_dollars ? "\"priceInDollars\""
                                         : "\"costInCents\"::numeric / 100";
-    *by_status = *other = NULL;
+    *by_status = NULL;
     snprintf(sql, sizeof(sql),
              "SELECT status::text AS legacy_status, count(*) AS jobs,"
              " coalesce(trim_scale(sum(%s)), 0) AS cost"
              " FROM \"Job\" GROUP BY 1 ORDER BY 1",
              cost);
-    if (sp_db_exec_params(src->db, sql, 0, NULL, by_status) < 0)
+    if (sp_db_exec_params(src->xdb, sql, 0, NULL, by_status) < 0)
         goto fail;
-    /* One scan of "Task" (count and price together), one of the retries (chains). */
+    /* The rest runs while the import does (cli_psrc_totals_other collects it): one scan of "Task"
+     * (count and price together), one of the retries (chains). */
     snprintf(sql, sizeof(sql),
              "SELECT t.tasks, t.task_price, c.chains, c.longest_chain,"
              " (SELECT min(\"createdAt\")::timestamptz FROM \"Job\") AS oldest"
@@ -509,12 +644,28 @@ int cli_psrc_totals(cli_psrc *src, sp_db_res **by_status, sp_db_res **other, cha
                               " WHERE \"originalJobId\" IS NOT NULL"
                               " GROUP BY \"originalJobId\") x"
                             : "SELECT 0 AS chains, 1 AS longest_chain");
-    if (sp_db_exec_params(src->db, sql, 0, NULL, other) < 0)
+    if (sp_db_send_params(src->xdb, sql, 0, NULL) < 0)
         goto fail;
+    src->totals_sent = true;
     return 0;
 fail:
-    db_err(src, "could not total the source", err, errlen);
+    db_err_on(src->xdb, "could not total the source", err, errlen);
     sp_db_res_free(*by_status);
     *by_status = NULL;
     return SP_E_DB;
+}
+
+int cli_psrc_totals_other(cli_psrc *src, sp_db_res **other, char *err, size_t errlen)
+{
+    *other = NULL;
+    if (!src->totals_sent) {
+        snprintf(err, errlen, "internal error: the source's totals were not asked for");
+        return SP_E_INVAL;
+    }
+    src->totals_sent = false;
+    if (sp_db_wait(src->xdb, other) < 0) {
+        db_err_on(src->xdb, "could not total the source", err, errlen);
+        return SP_E_DB;
+    }
+    return 0;
 }

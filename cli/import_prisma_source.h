@@ -5,9 +5,13 @@
  * "Job".id order with the tasks of exactly those jobs), so memory stays bounded by the
  * batch size whatever the table's size. Also the source-side totals of the report.
  *
- * Everything is read in one REPEATABLE READ, READ ONLY transaction (the rule checks, the
- * totals and two cursors), so jobs and tasks come from the same snapshot; the cursors are
- * sorted by the server and read in chunks, so memory stays flat.
+ * Everything is read in one snapshot (the rule checks, the totals and two cursors), so jobs
+ * and tasks agree: three sessions, each in a REPEATABLE READ, READ ONLY transaction, the
+ * first exporting its snapshot (pg_export_snapshot) and the others importing it. The jobs
+ * cursor, the tasks cursor and the checks and totals each have their own session, so
+ * that the server sorts both cursors side by side while the checks run; the cursors are
+ * read in chunks, each asked for before the previous one is used, so memory stays flat
+ * and the source reads while the caller maps.
  *
  * Queries are assembled once, at open, from fragments fixed in this file (identifiers
  * only: which columns the shape has); every value is a parameter. Prefix: cli_psrc_.
@@ -89,12 +93,17 @@ SP_MUSTCHECK int cli_psrc_preflight(cli_psrc *src, char *err, size_t errlen);
 SP_MUSTCHECK int cli_psrc_count(cli_psrc *src, const char *after, const char *since, int64_t *out,
                                 char *err, size_t errlen);
 
-/* Opens the two cursors of a run: jobs after the legacy id after (NULL: from the start),
- * in scope of since (NULL: all), in "C" order of id, and their tasks in the same order. */
-SP_MUSTCHECK int cli_psrc_start(cli_psrc *src, const char *after, const char *since, char *err,
-                                size_t errlen);
+/* The oldest "Job"."createdAt" (as timestamptz text; "" when there is no job). */
+SP_MUSTCHECK int cli_psrc_oldest(cli_psrc *src, char *out, size_t outlen, char *err, size_t errlen);
 
-/* One batch: its jobs (owned result) and, for job i, its tasks tasks[first[i] ..
+/* Opens the two cursors of a run, each on its own session: jobs after the legacy id after
+ * (NULL: from the start), in scope of since (NULL: all), in "C" order of id, and their
+ * tasks in the same order; and asks each for its first rows (limit jobs), so that both
+ * sorts run on the server, side by side, while the caller goes on (with the checks, say). */
+SP_MUSTCHECK int cli_psrc_start(cli_psrc *src, const char *after, const char *since, int limit,
+                                char *err, size_t errlen);
+
+/* One batch: its jobs (owned result; NULL at the end) and, for job i, its tasks tasks[first[i] ..
  * first[i] + count[i]) (borrowed from the source until the next cli_psrc_next). */
 typedef struct {
     sp_db_res *jobs;
@@ -104,15 +113,16 @@ typedef struct {
     int *count;
 } cli_psrc_batch;
 
-/* Reads the next batch of up to limit jobs (none at the end). */
-SP_MUSTCHECK int cli_psrc_next(cli_psrc *src, int limit, cli_psrc_batch *b, char *err,
-                               size_t errlen);
+/* Reads the next batch of up to cli_psrc_start's limit jobs (none at the end), and asks
+ * for the one after it, which the source reads while the caller maps this one. */
+SP_MUSTCHECK int cli_psrc_next(cli_psrc *src, cli_psrc_batch *b, char *err, size_t errlen);
 void cli_psrc_batch_clear(cli_psrc_batch *b);
 
 /* Source totals for the report: rows (legacy status, count, cost in dollars) as
- * *by_status, and one row (tasks, task price total, chains, longest chain, oldest
- * createdAt) as *other. Owned results. */
-SP_MUSTCHECK int cli_psrc_totals(cli_psrc *src, sp_db_res **by_status, sp_db_res **other, char *err,
-                                 size_t errlen);
+ * *by_status (owned), now; and one row (tasks, task price total, chains, longest chain,
+ * oldest createdAt), which the source computes while the import runs and
+ * cli_psrc_totals_other returns (owned; call it once, after cli_psrc_totals). */
+SP_MUSTCHECK int cli_psrc_totals(cli_psrc *src, sp_db_res **by_status, char *err, size_t errlen);
+SP_MUSTCHECK int cli_psrc_totals_other(cli_psrc *src, sp_db_res **other, char *err, size_t errlen);
 
 #endif
