@@ -213,6 +213,17 @@ int sp_db_exec_script(sp_db *db, const char *sql)
     return db_finish(db, res, NULL);
 }
 
+int sp_db_exec_params_bin(sp_db *db, const char *sql, int nparams, const char *const *params,
+                          const int *lengths, const int *binary, sp_db_res **out)
+{
+    if (db->conn == NULL) {
+        db_set_client_error(db, "not connected");
+        return SP_E_CONN;
+    }
+    PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, lengths, binary, 0);
+    return db_finish(db, res, out);
+}
+
 int sp_db_send_params(sp_db *db, const char *sql, int nparams, const char *const *params)
 {
     if (db->conn == NULL) {

@@ -53,6 +53,15 @@ SP_MUSTCHECK int sp_db_exec_params(sp_db *db, const char *sql, int nparams,
                                    const char *const *params, sp_db_res **out);
 
 /*
+ * Like sp_db_exec_params, with some parameters in binary format: parameter i is text when
+ * binary is NULL or binary[i] is 0, else lengths[i] bytes of the type's binary form (for
+ * the input functions that cost more than the query, e.g. a large uuid[]).
+ */
+SP_MUSTCHECK int sp_db_exec_params_bin(sp_db *db, const char *sql, int nparams,
+                                       const char *const *params, const int *lengths,
+                                       const int *binary, sp_db_res **out);
+
+/*
  * The same in two steps, so that the server works while the caller does something else
  * (another connection's query, its own work): sp_db_send_params sends the query and
  * returns at once; sp_db_wait blocks until its result is in and returns it as
