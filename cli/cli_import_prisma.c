@@ -44,7 +44,8 @@
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define DEFAULT_BATCH 5000
 #define MAX_BATCH 100000
-#define COPY_MAX ((size_t)1 << 30) /* one batch's COPY text */
+#define COPY_MAX ((size_t)1 << 30)     /* one batch's COPY text */
+#define COPY_CHUNK ((size_t)256 << 10) /* COPY data sent as it is built, in pieces of this */
 #define SCRATCH_MAX ((size_t)256 << 20)
 #define MISMATCH_SHOWN 20
 #define IMPORT_LOCK_KEY2 5 /* pg_advisory_lock(1397772111, 5): one import per target */
@@ -85,15 +86,17 @@ typedef struct {
     /* The same in COPY binary format, for the new jobs' COPY (import_prisma_binary), when
      * every line converted (binary; else the batch goes as text): job i's body fields are
      * bjobs[boff[3i] .. boff[3i+3]) (the fields only: the writer adds the row's field
-     * count, the type's settings and seq), its import_rows row brows[boff[3i+1] ..
-     * boff[3i+4]), its task rows btasks[boff[3i+2] .. boff[3i+5]). */
+     * count, the type's settings and seq), its import_rows fields brows[boff[3i+1] ..
+     * boff[3i+4]) (the writer adds the field count and run_id), its task rows (whole)
+     * btasks[boff[3i+2] .. boff[3i+5]). */
     bool binary;
     sp_buf *bjobs, *brows, *btasks;
     size_t *boff; /* 3 (n + 1) offsets */
 } import_batch;
 
-/* Per-run state. The reader thread owns src (once it runs), rbatch, scratch, t_fetch and
- * t_map; the queue fields are shared under mu; everything else is the writer's. */
+/* Per-run state. The reader thread owns src's cursors (once it runs; the main thread
+ * keeps to src's checks and totals), rbatch, scratch, rerr, t_fetch and t_map; the queue
+ * fields are shared under mu; everything else is the writer's. */
 typedef struct {
     cli_ctx *ctx;
     import_options o;
@@ -116,6 +119,7 @@ typedef struct {
     char err[2048];
 
     /* the reader */
+    char rerr[2048]; /* the reader's own messages (err is the main thread's) */
     cli_psrc_batch rbatch;
     sp_buf *scratch;
     pthread_t reader;
@@ -228,10 +232,10 @@ static const cli_pbin_type task_types[] = {
                                                       timeout_seconds, seq */
 #define ROWS_ROW_FIELDS (ARRAY_LEN(row_types) + 4) /* + job_id, status, attempts, run_id */
 
-/* Converts the batch's lines into b's binary buffers (run_id: import_rows' run_id). Returns
- * SP_E_INVAL when a value has no exact binary conversion here (the batch then goes as
- * text), SP_E_RANGE or SP_E_NOMEM when memory runs out. */
-static int binary_batch(import_batch *b, int64_t run_id)
+/* Converts the batch's lines into b's binary buffers. Returns SP_E_INVAL when a value has
+ * no exact binary conversion here (the batch then goes as text), SP_E_RANGE or SP_E_NOMEM
+ * when memory runs out. */
+static int binary_batch(import_batch *b)
 {
     static const cli_pbin_type uuid_type = CLI_PBIN_UUID;
     int rc = 0;
@@ -255,8 +259,6 @@ static int binary_batch(import_batch *b, int64_t run_id)
         b->boff[3 * i + 2] = sp_buf_len(b->btasks);
         rc = cli_pbin_fields(b->bjobs, line, oc->body_len, body_types, ARRAY_LEN(body_types), NULL);
         if (rc == 0)
-            rc = cli_pbin_row(b->brows, (int)ROWS_ROW_FIELDS);
-        if (rc == 0)
             rc = cli_pbin_fields(b->brows, line + oc->body_len + 1, oc->line_len - oc->body_len - 1,
                                  row_types, ARRAY_LEN(row_types), NULL);
         if (rc == 0)
@@ -265,8 +267,6 @@ static int binary_batch(import_batch *b, int64_t run_id)
             rc = cli_pbin_text(b->brows, oc->status);
         if (rc == 0)
             rc = cli_pbin_int(b->brows, CLI_PBIN_INT4, oc->attempts);
-        if (rc == 0)
-            rc = cli_pbin_int(b->brows, CLI_PBIN_INT8, run_id);
         const char *t = sp_buf_data(b->tasks) + to, *tend = t + oc->tasks_len;
         for (size_t k = 0; k < oc->ntasks && rc == 0; k++) {
             size_t used = 0;
@@ -335,9 +335,9 @@ static int map_batch(import_run *r, const cli_psrc_batch *sb, import_batch *b)
         };
         rc = cli_pmap_job_lines(&job, sb->count[i] > 0 ? &sb->tasks[sb->first[i]] : NULL,
                                 (size_t)sb->count[i], &opts, b->lines, b->tasks, r->scratch,
-                                &b->oc[i], r->err, sizeof(r->err));
+                                &b->oc[i], r->rerr, sizeof(r->rerr));
         if (rc == SP_E_RANGE)
-            snprintf(r->err, sizeof(r->err),
+            snprintf(r->rerr, sizeof(r->rerr),
                      "batch ending at job %s is larger than %zu MiB: use a smaller --batch", job.id,
                      COPY_MAX >> 20);
         if (rc < 0)
@@ -351,7 +351,7 @@ static int map_batch(import_run *r, const cli_psrc_batch *sb, import_batch *b)
     /* Only new jobs are written from binary rows, and a dry run or --verify writes none. */
     b->binary = false;
     if (n > 0 && !r->o.dry_run && !r->o.verify) {
-        rc = binary_batch(b, r->run_id);
+        rc = binary_batch(b);
         if (rc == SP_E_NOMEM || rc == SP_E_RANGE)
             goto nomem;
         b->binary = rc == 0;
@@ -361,7 +361,7 @@ static int map_batch(import_run *r, const cli_psrc_batch *sb, import_batch *b)
     }
     return 0;
 nomem:
-    snprintf(r->err, sizeof(r->err), "out of memory");
+    snprintf(r->rerr, sizeof(r->rerr), "out of memory");
     return SP_E_NOMEM;
 }
 
@@ -369,8 +369,8 @@ nomem:
 static int read_batch(import_run *r, import_batch *b)
 {
     double t = now_s(), t2;
-    if (cli_psrc_next(r->src, &r->rbatch, r->err, sizeof(r->err)) < 0) {
-        snprintf(r->reader_err, sizeof(r->reader_err), "%s", r->err);
+    if (cli_psrc_next(r->src, &r->rbatch, r->rerr, sizeof(r->rerr)) < 0) {
+        snprintf(r->reader_err, sizeof(r->reader_err), "%s", r->rerr);
         return SP_E_DB;
     }
     t2 = now_s();
@@ -379,7 +379,7 @@ static int read_batch(import_run *r, import_batch *b)
         snprintf(r->reader_err, sizeof(r->reader_err),
                  "%s\nhint: nothing of this batch was written; fix the row and run again to "
                  "resume",
-                 r->err);
+                 r->rerr);
         return SP_E_INVAL;
     }
     r->t_map += now_s() - t2;
@@ -519,16 +519,21 @@ static int classify(import_run *r, const import_batch *b)
     sp_db_res *res = NULL;
     known_row *known = NULL;
     int rc = SP_E_DB;
+    static const cli_pbin_type uuid_type = CLI_PBIN_UUID;
+    /* The ids as a binary uuid[] (the server would spend more parsing 5,000 uuids of text
+     * than looking them up): dimensions, no nulls, element type uuid, length, lower bound,
+     * then each element as a binary field. */
     sp_buf_reset(r->ids);
-    int brc = sp_buf_append(r->ids, "{", 1);
-    for (int i = 0; i < b->n && brc == 0; i++) {
-        if (i > 0)
-            brc = sp_buf_append(r->ids, ",", 1);
-        if (brc == 0)
-            brc = sp_buf_append(r->ids, b->oc[i].id, 36);
+    int brc = 0;
+    const int32_t head[] = {1, 0, 2950, b->n, 1};
+    for (size_t k = 0; k < ARRAY_LEN(head) && brc == 0; k++) {
+        uint32_t u = (uint32_t)head[k];
+        unsigned char be[4] = {(unsigned char)(u >> 24), (unsigned char)(u >> 16),
+                               (unsigned char)(u >> 8), (unsigned char)u};
+        brc = sp_buf_append(r->ids, be, 4);
     }
-    if (brc == 0)
-        brc = sp_buf_append(r->ids, "}", 1);
+    for (int i = 0; i < b->n && brc == 0; i++)
+        brc = cli_pbin_fields(r->ids, b->oc[i].id, 36, &uuid_type, 1, NULL);
     if (brc < 0)
         return brc;
     /* The range of the ids kept from legacy UUIDs: they come in the source's order, so
@@ -548,10 +553,11 @@ static int classify(import_run *r, const import_batch *b)
     if (!ordered)
         lo = hi = NULL;
     const char *params[] = {sp_buf_data(r->ids), lo, hi};
-    if (sp_db_exec_params(r->dst,
-                          "SELECT job_id, checksum, in_jobs"
-                          " FROM spool.import_lookup($1::uuid[], $2::uuid, $3::uuid)",
-                          3, params, &res) < 0)
+    const int lengths[] = {(int)sp_buf_len(r->ids), 0, 0}, binary[] = {1, 0, 0};
+    if (sp_db_exec_params_bin(r->dst,
+                              "SELECT job_id, checksum, in_jobs"
+                              " FROM spool.import_lookup($1::uuid[], $2::uuid, $3::uuid)",
+                              3, params, lengths, binary, &res) < 0)
         return SP_E_DB;
     int nk = sp_db_res_nrows(res);
     if (nk > 0) {
@@ -653,7 +659,46 @@ static const char copy_rows_bin_sql[] =
     "COPY spool.import_rows (" CLI_PMAP_ROW_COLUMNS ", job_id, status, attempts, run_id)"
     " FROM STDIN (FORMAT binary)";
 
-/* Appends job i's row for job_live/job_archive to r->out, in b's format. */
+/* A COPY of new rows, streamed: copy_open starts it, rows are appended to r->out, which
+ * copy_feed sends whenever it passes COPY_CHUNK (so the server parses and inserts while the
+ * writer goes on building), copy_close ends it. In b's format: binary or text. */
+static int copy_open(import_run *r, const import_batch *b, const char *sql, const char *bin_sql)
+{
+    sp_buf_reset(r->out);
+    if (sp_db_copy_begin(r->dst, b->binary ? bin_sql : sql) < 0)
+        return SP_E_DB;
+    return b->binary ? cli_pbin_header(r->out) : 0;
+}
+
+static int copy_send(import_run *r, const char *data, size_t len)
+{
+    return sp_db_copy_put(r->dst, data, len) < 0 ? SP_E_DB : 0;
+}
+
+static int copy_feed(import_run *r)
+{
+    if (sp_buf_len(r->out) < COPY_CHUNK)
+        return 0;
+    int rc = copy_send(r, sp_buf_data(r->out), sp_buf_len(r->out));
+    sp_buf_reset(r->out);
+    return rc;
+}
+
+/* Ends the COPY; with rc < 0 (the rows could not be built) the server aborts it. */
+static int copy_close(import_run *r, const import_batch *b, int rc)
+{
+    if (rc == 0 && b->binary)
+        rc = cli_pbin_trailer(r->out);
+    if (rc == 0)
+        rc = copy_send(r, sp_buf_data(r->out), sp_buf_len(r->out));
+    sp_buf_reset(r->out);
+    if (sp_db_copy_end(r->dst, rc < 0 ? "import-prisma could not build its rows" : NULL) < 0 &&
+        rc == 0)
+        rc = SP_E_DB;
+    return rc;
+}
+
+/* Appends job i's row for job_live/job_archive to r->out. */
 static int job_row(import_run *r, const import_batch *b, int i)
 {
     int rc;
@@ -661,81 +706,81 @@ static int job_row(import_run *r, const import_batch *b, int i)
         const char *line = sp_buf_data(b->lines) + r->toff[2 * i];
         if ((rc = sp_buf_append(r->out, line, b->oc[i].body_len)) == 0)
             rc = sp_buf_appendf(r->out, "%s%" PRId64 "\n", r->consts, r->seq[i]);
-        return rc;
+    } else {
+        if ((rc = cli_pbin_row(r->out, (int)JOB_ROW_FIELDS)) == 0)
+            rc = sp_buf_append(r->out, sp_buf_data(b->bjobs) + b->boff[3 * i],
+                               b->boff[3 * i + 3] - b->boff[3 * i]);
+        if (rc == 0)
+            rc = sp_buf_append(r->out, sp_buf_data(r->bconsts), sp_buf_len(r->bconsts));
+        if (rc == 0)
+            rc = cli_pbin_int(r->out, CLI_PBIN_INT8, r->seq[i]);
     }
-    if ((rc = cli_pbin_row(r->out, (int)JOB_ROW_FIELDS)) == 0)
-        rc = sp_buf_append(r->out, sp_buf_data(b->bjobs) + b->boff[3 * i],
-                           b->boff[3 * i + 3] - b->boff[3 * i]);
-    if (rc == 0)
-        rc = sp_buf_append(r->out, sp_buf_data(r->bconsts), sp_buf_len(r->bconsts));
-    if (rc == 0)
-        rc = cli_pbin_int(r->out, CLI_PBIN_INT8, r->seq[i]);
-    return rc;
+    return rc == 0 ? copy_feed(r) : rc;
 }
 
-/* Starts r->out for a COPY in b's format. */
-static int copy_start(import_run *r, const import_batch *b)
+/* Appends job i's import_rows row to r->out. */
+static int rows_row(import_run *r, const import_batch *b, int i)
 {
-    sp_buf_reset(r->out);
-    return b->binary ? cli_pbin_header(r->out) : 0;
-}
-
-/* Sends r->out with sql (text) or bin_sql (binary, the trailer added). */
-static int copy_out(import_run *r, const import_batch *b, const char *sql, const char *bin_sql)
-{
-    if (b->binary) {
-        int rc = cli_pbin_trailer(r->out);
-        return rc < 0 ? rc : copy_buf(r->dst, bin_sql, r->out);
+    const cli_pmap_outcome *oc = &b->oc[i];
+    int rc;
+    if (!b->binary) {
+        const char *line = sp_buf_data(b->lines) + r->toff[2 * i];
+        if ((rc = sp_buf_append(r->out, line + oc->body_len + 1,
+                                oc->rows_len - oc->body_len - 1)) == 0)
+            rc = sp_buf_appendf(r->out, "\t%s\t%s\t%lld\t%" PRId64 "\n", oc->id, oc->status,
+                                oc->attempts, r->run_id);
+    } else {
+        if ((rc = cli_pbin_row(r->out, (int)ROWS_ROW_FIELDS)) == 0)
+            rc = sp_buf_append(r->out, sp_buf_data(b->brows) + b->boff[3 * i + 1],
+                               b->boff[3 * i + 4] - b->boff[3 * i + 1]);
+        if (rc == 0)
+            rc = cli_pbin_int(r->out, CLI_PBIN_INT8, r->run_id);
     }
-    return copy_buf(r->dst, sql, r->out);
+    return rc == 0 ? copy_feed(r) : rc;
 }
 
 /* COPYs the new jobs of b (kind KIND_NEW) of one table: live, or archive. */
-static int copy_jobs(import_run *r, const import_batch *b, bool live)
+static int copy_jobs(import_run *r, const import_batch *b, bool live, int count)
 {
-    int rc = copy_start(r, b);
-    bool any = false;
-    if (rc < 0)
-        return rc;
+    live_key *keys = NULL;
+    int rc = 0, nk = 0;
+    if (count == 0)
+        return 0;
     if (live) {
         /* job_live in seq order: the order claim reads them in */
-        live_key *keys = NULL;
-        int nk = 0;
-        for (int i = 0; i < b->n; i++)
-            nk += r->kind[i] == KIND_NEW && b->oc[i].live;
-        if (nk == 0)
-            return 0;
-        if ((keys = malloc((size_t)nk * sizeof(*keys))) == NULL)
+        if ((keys = malloc((size_t)count * sizeof(*keys))) == NULL)
             return SP_E_NOMEM;
-        nk = 0;
         for (int i = 0; i < b->n; i++)
             if (r->kind[i] == KIND_NEW && b->oc[i].live)
                 keys[nk++] = (live_key){r->seq[i], i};
         qsort(keys, (size_t)nk, sizeof(*keys), live_cmp);
+    }
+    if ((rc = live ? copy_open(r, b, copy_live_sql, copy_live_bin_sql)
+                   : copy_open(r, b, copy_archive_sql, copy_archive_bin_sql)) < 0) {
+        free(keys);
+        return rc;
+    }
+    if (live) {
         for (int k = 0; k < nk && rc == 0; k++)
             rc = job_row(r, b, keys[k].i);
-        free(keys);
-        any = true;
     } else {
-        for (int i = 0; i < b->n && rc == 0; i++) {
-            if (r->kind[i] != KIND_NEW || b->oc[i].live)
-                continue;
-            any = true;
-            rc = job_row(r, b, i);
-        }
+        for (int i = 0; i < b->n && rc == 0; i++)
+            if (r->kind[i] == KIND_NEW && !b->oc[i].live)
+                rc = job_row(r, b, i);
     }
-    if (rc < 0 || !any)
-        return rc;
-    return live ? copy_out(r, b, copy_live_sql, copy_live_bin_sql)
-                : copy_out(r, b, copy_archive_sql, copy_archive_bin_sql);
+    free(keys);
+    return copy_close(r, b, rc);
 }
 
-/* Appends the parts [from, to) of data, one per new job of b (parts i .. i + 1 of off,
- * with stride), to r->out; the parts of consecutive new jobs go in one append. */
-static int append_new_parts(import_run *r, const import_batch *b, const char *data,
-                            const size_t *off, int stride)
+/* COPYs the tasks of b's new jobs: straight from the batch's buffer, one piece per run of
+ * consecutive new jobs (all of it on a first import). */
+static int copy_tasks(import_run *r, const import_batch *b)
 {
-    int rc = 0;
+    const char *data = b->binary ? sp_buf_data(b->btasks) : sp_buf_data(b->tasks);
+    int rc = copy_open(r, b, copy_tasks_sql, copy_tasks_bin_sql);
+    if (rc == 0)
+        rc = copy_send(r, sp_buf_data(r->out), sp_buf_len(r->out)); /* the binary header */
+    sp_buf_reset(r->out);
     for (int i = 0; i < b->n && rc == 0;) {
         if (r->kind[i] != KIND_NEW) {
             i++;
@@ -744,56 +789,31 @@ static int append_new_parts(import_run *r, const import_batch *b, const char *da
         int j = i;
         while (j < b->n && r->kind[j] == KIND_NEW)
             j++;
-        size_t from = off[(size_t)stride * (size_t)i], to = off[(size_t)stride * (size_t)j];
-        rc = sp_buf_append(r->out, data + from, to - from);
+        size_t from = b->binary ? b->boff[3 * i + 2] : r->toff[2 * i + 1];
+        size_t to = b->binary ? b->boff[3 * j + 2] : r->toff[2 * j + 1];
+        if (to > from)
+            rc = copy_send(r, data + from, to - from);
         i = j;
     }
-    return rc;
+    return copy_close(r, b, rc);
 }
 
 /* Writes the new jobs of b with COPY: their job rows, tasks and import_rows. */
-static int copy_new(import_run *r, const import_batch *b)
+static int copy_new(import_run *r, const import_batch *b, int nnew, int nlive)
 {
-    char run[24];
-    int rc;
-    snprintf(run, sizeof(run), "%" PRId64, r->run_id);
-    if ((rc = copy_jobs(r, b, false)) < 0 || (rc = copy_jobs(r, b, true)) < 0)
+    int rc, ntasks = 0;
+    if ((rc = copy_jobs(r, b, false, nnew - nlive)) < 0 || (rc = copy_jobs(r, b, true, nlive)) < 0)
         return rc;
-    if (b->binary) {
-        bool any_tasks = false;
-        for (int i = 0; i < b->n && !any_tasks; i++)
-            any_tasks = r->kind[i] == KIND_NEW && b->oc[i].ntasks > 0;
-        if (any_tasks &&
-            ((rc = copy_start(r, b)) < 0 ||
-             (rc = append_new_parts(r, b, sp_buf_data(b->btasks), b->boff + 2, 3)) < 0 ||
-             (rc = copy_out(r, b, copy_tasks_sql, copy_tasks_bin_sql)) < 0))
-            return rc;
-        if ((rc = copy_start(r, b)) < 0 ||
-            (rc = append_new_parts(r, b, sp_buf_data(b->brows), b->boff + 1, 3)) < 0)
-            return rc;
-        return copy_out(r, b, copy_rows_sql, copy_rows_bin_sql);
-    }
-    sp_buf_reset(r->out);
+    for (int i = 0; i < b->n && ntasks == 0; i++)
+        ntasks += r->kind[i] == KIND_NEW && b->oc[i].ntasks > 0;
+    if (ntasks > 0 && (rc = copy_tasks(r, b)) < 0)
+        return rc;
+    if ((rc = copy_open(r, b, copy_rows_sql, copy_rows_bin_sql)) < 0)
+        return rc;
     for (int i = 0; i < b->n && rc == 0; i++)
-        if (r->kind[i] == KIND_NEW && b->oc[i].tasks_len > 0)
-            rc = sp_buf_append(r->out, sp_buf_data(b->tasks) + r->toff[2 * i + 1],
-                               b->oc[i].tasks_len);
-    if (rc < 0 || (sp_buf_len(r->out) > 0 && (rc = copy_buf(r->dst, copy_tasks_sql, r->out)) < 0))
-        return rc;
-    sp_buf_reset(r->out);
-    for (int i = 0; i < b->n && rc == 0; i++) {
-        if (r->kind[i] != KIND_NEW)
-            continue;
-        const cli_pmap_outcome *oc = &b->oc[i];
-        const char *line = sp_buf_data(b->lines) + r->toff[2 * i];
-        if ((rc = sp_buf_append(r->out, line + oc->body_len + 1,
-                                oc->rows_len - oc->body_len - 1)) == 0)
-            rc = sp_buf_appendf(r->out, "\t%s\t%s\t%lld\t%s\n", oc->id, oc->status, oc->attempts,
-                                run);
-    }
-    if (rc < 0)
-        return rc;
-    return copy_buf(r->dst, copy_rows_sql, r->out);
+        if (r->kind[i] == KIND_NEW)
+            rc = rows_row(r, b, i);
+    return copy_close(r, b, rc);
 }
 
 /* Stages the jobs of b whose kind is want (all of them: want < 0) with their tasks. */
@@ -895,11 +915,13 @@ static int write_batch(import_run *r, const import_batch *b)
         return CLI_EXIT_FAIL;
     }
     size_t lo = 0, to = 0;
-    for (int i = 0; i < b->n; i++) {
+    for (int i = 0; i <= b->n; i++) {
         r->toff[2 * i] = lo;
         r->toff[2 * i + 1] = to;
-        lo += b->oc[i].line_len;
-        to += b->oc[i].tasks_len;
+        if (i < b->n) {
+            lo += b->oc[i].line_len;
+            to += b->oc[i].tasks_len;
+        }
     }
     if (sp_db_exec_params(r->dst, "BEGIN", 0, NULL, NULL) < 0)
         goto db_fail;
@@ -931,7 +953,8 @@ static int write_batch(import_run *r, const import_batch *b)
         t2 = now_s();
         r->t_lookup += t2 - t;
         t = t2;
-        if (nnew > 0 && !r->o.dry_run && (assign_seqs(r, b, nnew, nlive) < 0 || copy_new(r, b) < 0))
+        if (nnew > 0 && !r->o.dry_run &&
+            (assign_seqs(r, b, nnew, nlive) < 0 || copy_new(r, b, nnew, nlive) < 0))
             goto db_fail;
         t2 = now_s();
         r->t_copy += t2 - t;
@@ -1302,10 +1325,22 @@ static int import_main(cli_ctx *ctx, const cli_command *cmd, const cli_args *arg
             goto out;
     }
     rc = CLI_EXIT_FAIL;
-    /* The cursors first: the source sorts them (on two sessions) while its rules are checked
-     * and counted on a third. */
+    /* The cursors and the reader first: the source sorts or reads them (on two sessions)
+     * and the reader maps the first batches while the source's rules are checked and
+     * counted on a third session. Nothing is written before the checks pass. */
     if (cli_psrc_start(r.src, r.position, r.o.since, r.o.batch, r.err, sizeof(r.err)) < 0) {
         fprintf(stderr, "error: %s\n", r.err);
+        goto out;
+    }
+    if (sp_buf_new(&r.out, COPY_MAX) < 0 || sp_buf_new(&r.ids, (size_t)MAX_BATCH * 40) < 0 ||
+        sp_buf_new(&r.scratch, SCRATCH_MAX) < 0) {
+        fputs("error: out of memory\n", stderr);
+        goto out;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &r.started);
+    double t0 = now_s();
+    if (reader_start(&r) < 0) {
+        fputs("error: could not start the reader thread\n", stderr);
         goto out;
     }
     if (cli_psrc_preflight(r.src, r.err, sizeof(r.err)) < 0) {
@@ -1326,21 +1361,9 @@ static int import_main(cli_ctx *ctx, const cli_command *cmd, const cli_args *arg
     if (!r.o.dry_run && !r.o.verify && r.run_id == 0 &&
         (rc = create_run(&r, redacted, options)) != 0)
         goto out;
-    rc = CLI_EXIT_FAIL;
-    if (sp_buf_new(&r.out, COPY_MAX) < 0 || sp_buf_new(&r.ids, (size_t)MAX_BATCH * 40) < 0 ||
-        sp_buf_new(&r.scratch, SCRATCH_MAX) < 0) {
-        fputs("error: out of memory\n", stderr);
-        goto out;
-    }
     if ((rc = load_consts(&r)) != 0)
         goto out;
     rc = CLI_EXIT_FAIL;
-    clock_gettime(CLOCK_MONOTONIC, &r.started);
-    double t0 = now_s();
-    if (reader_start(&r) < 0) {
-        fputs("error: could not start the reader thread\n", stderr);
-        goto out;
-    }
     for (;;) {
         int brc;
         import_batch *b = batch_next(&r, &brc);

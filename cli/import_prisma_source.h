@@ -13,6 +13,10 @@
  * read in chunks, each asked for before the previous one is used, so memory stays flat
  * and the source reads while the caller maps.
  *
+ * Threads: once cli_psrc_start has run, cli_psrc_next (the cursors' sessions) may run on one
+ * thread while cli_psrc_preflight, cli_psrc_count, cli_psrc_oldest and the totals (the
+ * checks' session) run on another; each of the two groups is used by one thread at a time.
+ *
  * Queries are assembled once, at open, from fragments fixed in this file (identifiers
  * only: which columns the shape has); every value is a parameter. Prefix: cli_psrc_.
  */
