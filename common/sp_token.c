@@ -3,6 +3,7 @@
  */
 #include "sp_token.h"
 
+#include <stdbool.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -57,17 +58,88 @@ static void sha256_block(uint32_t h[8], const uint8_t *p)
     h[7] += k;
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#define SHA_NI 1
+
+/* The blocks with the x86 SHA extensions (Goldmont, Zen, Ice Lake and later): the same
+ * digest, about ten times faster, which matters where every imported row is hashed. The
+ * state lives in two registers as ABEF and CDGH, the order sha256rnds2 works on; each
+ * step of the loop does 4 rounds, and from the fifth on extends the message schedule by
+ * the next 4 words (sha256msg1/msg2 compute the sigma terms). */
+__attribute__((target("sha,sse4.1,ssse3"))) static void sha256_blocks_ni(uint32_t h[8],
+                                                                         const uint8_t *p, size_t n)
+{
+    const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    __m128i abcd = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1); /* CDAB */
+    __m128i efgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B); /* HGFE */
+    __m128i s0 = _mm_alignr_epi8(abcd, efgh, 8);                                     /* ABEF */
+    __m128i s1 = _mm_blend_epi16(efgh, abcd, 0xF0);                                  /* CDGH */
+    for (; n > 0; n--, p += 64) {
+        __m128i save0 = s0, save1 = s1, w[4];
+        for (int i = 0; i < 16; i++) {
+            __m128i *x = &w[i & 3];
+            if (i < 4) {
+                *x = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), bswap);
+            } else {
+                /* words 4i..4i+3 from those 16, 15, 7 and 2 back */
+                __m128i t = _mm_sha256msg1_epu32(*x, w[(i + 1) & 3]);
+                t = _mm_add_epi32(t, _mm_alignr_epi8(w[(i + 3) & 3], w[(i + 2) & 3], 4));
+                *x = _mm_sha256msg2_epu32(t, w[(i + 3) & 3]);
+            }
+            __m128i wk = _mm_add_epi32(*x, _mm_loadu_si128((const __m128i *)&K[4 * i]));
+            s1 = _mm_sha256rnds2_epu32(s1, s0, wk);
+            s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(wk, 0x0E));
+        }
+        s0 = _mm_add_epi32(s0, save0);
+        s1 = _mm_add_epi32(s1, save1);
+    }
+    __m128i feba = _mm_shuffle_epi32(s0, 0x1B);
+    __m128i dchg = _mm_shuffle_epi32(s1, 0xB1);
+    _mm_storeu_si128((__m128i *)&h[0], _mm_blend_epi16(feba, dchg, 0xF0)); /* ABCD */
+    _mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(dchg, feba, 8));    /* EFGH */
+}
+
+/* Whether the CPU has the SHA extensions and SSSE3/SSE4.1 (asked once; a race between two
+ * first callers only asks twice). */
+static bool have_sha_ni(void)
+{
+    static int known; /* 0 not asked yet, 1 no, 2 yes */
+    int v = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (v == 0) {
+        unsigned a, b, c, d;
+        bool ok = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 9)) && (c & (1u << 19)) &&
+                  __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29));
+        v = ok ? 2 : 1;
+        __atomic_store_n(&known, v, __ATOMIC_RELAXED);
+    }
+    return v == 2;
+}
+#endif
+
+/* n blocks of 64 bytes at p. */
+static void sha256_blocks(uint32_t h[8], const uint8_t *p, size_t n)
+{
+#ifdef SHA_NI
+    if (have_sha_ni()) {
+        sha256_blocks_ni(h, p, n);
+        return;
+    }
+#endif
+    for (; n > 0; n--, p += 64)
+        sha256_block(h, p);
+}
+
 void sp_sha256(const void *data, size_t len, uint8_t out[32])
 {
     uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                      0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
     const uint8_t *p = data;
     size_t left = len;
-    while (left >= 64) {
-        sha256_block(h, p);
-        p += 64;
-        left -= 64;
-    }
+    sha256_blocks(h, p, left / 64);
+    p += left / 64 * 64;
+    left %= 64;
     /* The tail, the 0x80 marker and the 64-bit bit length fill one or two blocks. */
     uint8_t tail[128] = {0};
     memcpy(tail, p, left);
@@ -76,8 +148,7 @@ void sp_sha256(const void *data, size_t len, uint8_t out[32])
     uint64_t bits = (uint64_t)len * 8;
     for (int i = 0; i < 8; i++)
         tail[blocks * 64 - 1 - i] = (uint8_t)(bits >> (8 * i));
-    for (size_t b = 0; b < blocks; b++)
-        sha256_block(h, tail + 64 * b);
+    sha256_blocks(h, tail, blocks);
     for (int i = 0; i < 8; i++) {
         out[4 * i] = (uint8_t)(h[i] >> 24);
         out[4 * i + 1] = (uint8_t)(h[i] >> 16);
