@@ -24,44 +24,49 @@ void cli_pimp_count_job(cli_pimp_counts *c, const char *legacy, const char *spoo
     c->pairs[c->npairs++].jobs = 1;
 }
 
-/* The imported jobs, joined with the job tables once and grouped by chain root and status
- * (far fewer rows than jobs) into the session's pg_temp.import_report (emptied at commit);
- * both target totals are read from there. */
-static const char dst_groups_sql[] =
-    "INSERT INTO pg_temp.import_report (root, status, n, cost)"
-    " SELECT j.original_job_id, j.status, count(*), sum(j.cost)"
-    " FROM spool.import_rows r JOIN spool.jobs j ON j.id = r.job_id GROUP BY 1, 2";
-
 static const char dst_status_sql[] =
-    "SELECT status, sum(n)::bigint AS jobs, coalesce(trim_scale(sum(cost)), 0) AS cost"
-    " FROM pg_temp.import_report GROUP BY 1 ORDER BY 1";
+    "SELECT j.status, count(*) AS jobs, coalesce(trim_scale(sum(j.cost)), 0) AS cost"
+    " FROM spool.import_rows r JOIN spool.jobs j ON j.id = r.job_id GROUP BY 1 ORDER BY 1";
 
-/* One scan of job_tasks (count and price together); chains and cost from the groups. */
+/* One scan of job_tasks (count and price together); chains from the imported retries only
+ * (grouped by root: most jobs are roots); the cost is the sum of the per-status costs ($1,
+ * summed by the server so that no float is involved). */
 static const char dst_other_sql[] =
     "SELECT t.tasks, t.task_price, c.chains, c.longest_chain,"
-    " (SELECT count(*) FROM spool.import_rows) AS imported, c.cost"
+    " (SELECT count(*) FROM spool.import_rows) AS imported,"
+    " (SELECT coalesce(trim_scale(sum(x)), 0) FROM unnest($1::numeric[]) x) AS cost"
     " FROM (SELECT count(*) AS tasks, coalesce(trim_scale(sum(price)), 0) AS task_price"
     "        FROM spool.job_tasks) t,"
-    " (SELECT count(*) FILTER (WHERE x.root IS NOT NULL) AS chains,"
-    "         coalesce(max(x.n) FILTER (WHERE x.root IS NOT NULL), 0)::bigint + 1"
-    "           AS longest_chain,"
-    "         coalesce(trim_scale(sum(x.cost)), 0) AS cost"
-    "    FROM (SELECT root, sum(n) AS n, sum(cost) AS cost FROM pg_temp.import_report"
-    "           GROUP BY 1) x) c";
+    " (SELECT count(*) AS chains, coalesce(max(x.n), 0) + 1 AS longest_chain"
+    "    FROM (SELECT j.original_job_id, count(*) AS n"
+    "            FROM spool.import_rows r JOIN spool.jobs j ON j.id = r.job_id"
+    "           WHERE j.original_job_id IS NOT NULL GROUP BY 1) x) c";
 
-/* Reads the target's totals in one transaction (the groups live until its end), with
- * memory enough for the join and the grouping to stay off the disk. */
+/* The per-status costs of by_status (column 2) as a numeric[] literal, into arr. */
+static void cost_array(const sp_db_res *by_status, char *arr, size_t len)
+{
+    size_t used = (size_t)snprintf(arr, len, "{");
+    for (int i = 0; i < sp_db_res_nrows(by_status) && used + 64 < len; i++)
+        used += (size_t)snprintf(arr + used, len - used, "%s%s", i ? "," : "",
+                                 sp_db_res_value(by_status, i, 2));
+    snprintf(arr + used, len - used, "}");
+}
+
+/* Reads the target's totals with memory enough for the joins and groupings to stay off
+ * the disk. */
 static int dst_totals(sp_db *db, sp_db_res **status, sp_db_res **other)
 {
+    char arr[8192];
     int rc = sp_db_exec_params(db, "BEGIN", 0, NULL, NULL);
     if (rc == 0)
         rc = sp_db_exec_params(db, "SET LOCAL work_mem = '64MB'", 0, NULL, NULL);
     if (rc == 0)
-        rc = sp_db_exec_params(db, dst_groups_sql, 0, NULL, NULL);
-    if (rc == 0)
         rc = sp_db_exec_params(db, dst_status_sql, 0, NULL, status);
-    if (rc == 0)
-        rc = sp_db_exec_params(db, dst_other_sql, 0, NULL, other);
+    if (rc == 0) {
+        cost_array(*status, arr, sizeof(arr));
+        const char *params[] = {arr};
+        rc = sp_db_exec_params(db, dst_other_sql, 1, params, other);
+    }
     if (rc == 0)
         rc = sp_db_exec_params(db, "COMMIT", 0, NULL, NULL);
     if (rc < 0)
@@ -79,12 +84,8 @@ static int src_cost_total(sp_db *db, const sp_db_res *by_status, char *out, size
 {
     /* Summed by the server so that no float is involved. */
     sp_db_res *res = NULL;
-    char arr[8192] = "{";
-    size_t used = 1;
-    for (int i = 0; i < sp_db_res_nrows(by_status) && used + 64 < sizeof(arr); i++)
-        used += (size_t)snprintf(arr + used, sizeof(arr) - used, "%s%s", i ? "," : "",
-                                 sp_db_res_value(by_status, i, 2));
-    snprintf(arr + used, sizeof(arr) - used, "}");
+    char arr[8192];
+    cost_array(by_status, arr, sizeof(arr));
     const char *params[] = {arr};
     if (sp_db_exec_params(db, "SELECT coalesce(trim_scale(sum(x)), 0) FROM unnest($1::numeric[]) x",
                           1, params, &res) < 0)

@@ -5,9 +5,7 @@
 --                         the rows a batch cannot write straight into the job tables (jobs
 --                         imported before, for spool.import_apply) or all of them (--verify);
 --   pg_temp.import_tasks  its tasks, emptied at commit;
---   pg_temp.import_seen   legacy ids --verify has checked, kept for the session;
---   pg_temp.import_report the report's target totals: imported jobs per retry chain root
---                         and status, emptied at commit.
+--   pg_temp.import_seen   legacy ids --verify has checked, kept for the session.
 -- Safe to call again in the same session.
 CREATE OR REPLACE FUNCTION spool.import_prepare() RETURNS void
 LANGUAGE plpgsql VOLATILE AS $$
@@ -52,11 +50,5 @@ BEGIN
         updated_at       timestamptz
     ) ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE IF NOT EXISTS import_seen (legacy_id text PRIMARY KEY);
-    CREATE TEMP TABLE IF NOT EXISTS import_report (
-        root   uuid,
-        status text NOT NULL,
-        n      bigint NOT NULL,
-        cost   numeric
-    ) ON COMMIT DELETE ROWS;
 END
 $$;
