@@ -30,12 +30,13 @@ static const sp_config_def config_table[] = {
      "HTTP worker threads, each an epoll loop over its share of the connections; a request "
      "other than a single-job submit or a stream blocks its thread while it waits for the "
      "database"},
-    {"submit_lanes", SP_CONFIG_INT, "2", 1, 64, SP_CONFIG_SERVER, false,
+    {"submit_lanes", SP_CONFIG_INT, "1", 1, 64, SP_CONFIG_SERVER, false,
      "POST /v1/jobs groups that may commit at once (threads, one pooled connection each): "
-     "with 2 or more a new group starts while the previous one commits"},
+     "with 2 or more a new group starts while the previous one commits, but groups are "
+     "smaller and each costs the database about the same"},
     {"submit_gather_us", SP_CONFIG_INT, "200", 0, 100000, SP_CONFIG_SERVER, false,
-     "microseconds a submit group waits for company while another group runs (none when no "
-     "group runs)"},
+     "microseconds a submit group waits for company while another group runs; when none "
+     "runs, it waits only while requests keep arriving (each within a quarter of this)"},
     {"submit_group_max", SP_CONFIG_INT, "256", 1, 10000, SP_CONFIG_SERVER, false,
      "most POST /v1/jobs requests committed in one group"},
     {"submit_queue_max", SP_CONFIG_INT, "10000", 1, 1000000, SP_CONFIG_SERVER, false,

@@ -3,10 +3,9 @@
  *
  * Locking: one mutex guards the queue, the count of running groups and the stop flag;
  * lanes run their group and call the done callbacks without it. A lane that finds requests
- * queued starts a group at once when no other group runs; otherwise it waits (timed) until
- * the oldest request has waited gather_us or the queue holds a full group. Enqueue wakes a
- * lane only when the queue was empty or has just filled a group: other arrivals are picked
- * up by the lane already gathering.
+ * queued waits (timed, see srv_batch.h for how long) unless the queue holds a full group.
+ * Enqueue wakes a lane only when the queue was empty or has just filled a group: other
+ * arrivals are picked up by the lane already gathering, on its timeout.
  */
 #include "srv_batch.h"
 
@@ -35,7 +34,8 @@ struct srv_batch {
     pthread_cond_t cv; /* CLOCK_MONOTONIC */
     srv_batch_item *head, *tail;
     int queued;
-    int running; /* groups between take and done */
+    int64_t last_us; /* when the newest request was queued */
+    int running;     /* groups between take and done */
     bool stopping;
     bool stopped; /* lanes joined */
     batch_lane *lanes;
@@ -89,12 +89,19 @@ static int array_elem(sp_buf *b, const char *v, bool first)
     return rc ? rc : sp_buf_append(b, "\"", 1);
 }
 
-/* A group of n > 1 through spool.api_submit_many. 0, or an error code for the group. */
+/* A group of n > 1 through spool.api_submit_group. 0, or an error code for the group. The
+ * key and tenant arrays are sent as NULL when no request of the group has one: the
+ * function then takes its one-statement path. */
 static int run_group(srv_server *srv, sp_db *db, srv_batch_item **items, int n)
 {
     sp_buf *bodies = NULL, *keys = NULL, *hashes = NULL, *tenants = NULL;
     sp_db_res *res = NULL;
     size_t cap = (srv->max_body + 600) * (size_t)n + 64;
+    bool any_key = false, any_tenant = false;
+    for (int i = 0; i < n; i++) {
+        any_key = any_key || items[i]->key != NULL;
+        any_tenant = any_tenant || items[i]->tenant != NULL;
+    }
     int rc = SP_E_NOMEM;
     if (sp_buf_new(&bodies, cap) != 0 || sp_buf_new(&keys, cap) != 0 ||
         sp_buf_new(&hashes, cap) != 0 || sp_buf_new(&tenants, cap) != 0)
@@ -102,10 +109,12 @@ static int run_group(srv_server *srv, sp_db *db, srv_batch_item **items, int n)
     rc = sp_buf_append(bodies, "[", 1) | sp_buf_append(keys, "{", 1) |
          sp_buf_append(hashes, "{", 1) | sp_buf_append(tenants, "{", 1);
     for (int i = 0; rc == 0 && i < n; i++) {
-        rc = (i ? sp_buf_append(bodies, ",", 1) : 0) | sp_buf_appends(bodies, items[i]->body) |
-             array_elem(keys, items[i]->key, i == 0) |
-             array_elem(hashes, items[i]->key ? items[i]->hash : NULL, i == 0) |
-             array_elem(tenants, items[i]->tenant, i == 0);
+        rc = (i ? sp_buf_append(bodies, ",", 1) : 0) | sp_buf_appends(bodies, items[i]->body);
+        if (rc == 0 && any_key)
+            rc = array_elem(keys, items[i]->key, i == 0) |
+                 array_elem(hashes, items[i]->key ? items[i]->hash : NULL, i == 0);
+        if (rc == 0 && any_tenant)
+            rc = array_elem(tenants, items[i]->tenant, i == 0);
     }
     rc = rc | sp_buf_append(bodies, "]", 2) | sp_buf_append(keys, "}", 2) |
          sp_buf_append(hashes, "}", 2) | sp_buf_append(tenants, "}", 2);
@@ -113,10 +122,11 @@ static int run_group(srv_server *srv, sp_db *db, srv_batch_item **items, int n)
         rc = SP_E_NOMEM;
         goto out;
     }
-    const char *params[] = {sp_buf_data(bodies), sp_buf_data(keys), sp_buf_data(hashes),
-                            sp_buf_data(tenants)};
+    const char *params[] = {sp_buf_data(bodies), any_key ? sp_buf_data(keys) : NULL,
+                            any_key ? sp_buf_data(hashes) : NULL,
+                            any_tenant ? sp_buf_data(tenants) : NULL};
     rc = sp_db_exec_params(db,
-                           "SELECT ord, created, job::text FROM spool.api_submit_many($1::jsonb,"
+                           "SELECT ord, created, job FROM spool.api_submit_group($1::jsonb,"
                            " $2::text[], $3::text[], $4::text[])",
                            4, params, &res);
     if (rc != 0)
@@ -197,8 +207,15 @@ static void *lane_main(void *arg)
             pthread_cond_wait(&b->cv, &b->mu);
             continue;
         }
-        if (b->running > 0 && b->queued < b->cfg.group_max && !b->stopping) {
+        if (b->queued < b->cfg.group_max && !b->stopping) {
+            /* While another group runs, wait for company until the oldest request has
+             * waited gather_us. With none running, wait only while requests keep coming
+             * (each within a quarter of gather_us of the last): after a commit, its
+             * clients' next requests arrive in a burst, and a group started on the first
+             * of them would commit one job for the cost of many. */
             int64_t due = b->head->queued_us + b->cfg.gather_us;
+            if (b->running == 0 && b->last_us + b->cfg.gather_us / 4 < due)
+                due = b->last_us + b->cfg.gather_us / 4;
             if (srv_now_us() < due) {
                 struct timespec until = at_us(due);
                 pthread_cond_timedwait(&b->cv, &b->mu, &until);
@@ -307,6 +324,7 @@ int srv_batch_enqueue(srv_batch *b, srv_batch_item *it)
         b->head = it;
     b->tail = it;
     b->queued++;
+    b->last_us = it->queued_us;
     if (was_empty || b->queued == b->cfg.group_max)
         pthread_cond_signal(&b->cv);
     pthread_mutex_unlock(&b->mu);

@@ -1,18 +1,20 @@
 /*
  * srv_batch: group commit for POST /v1/jobs.
  *
- * Concurrent single-job submits are gathered into one call of spool.api_submit_many — one
+ * Concurrent single-job submits are gathered into one call of spool.api_submit_group — one
  * statement and one commit for the whole group — with the same answer for each request as
  * if it had been sent alone. If any request of a group is invalid, the group is re-run one
  * request at a time, so only the invalid one gets an error.
  *
  * Groups run on `lanes` threads of their own, each with a pooled connection while its group
- * runs, so that a new group starts while the previous one commits (pipelining) and no HTTP
- * thread waits on the database: the handler queues its item, suspends its connection, and
- * the item's done callback (on a lane thread, after the commit) resumes it. A group starts
- * at once when no other group is running; while one is, it waits until its oldest request
- * has waited `gather_us`, or it is full, so that requests already on their way join it
- * (a bigger group costs one commit all the same).
+ * runs, so that no HTTP thread waits on the database (and, with 2 or more lanes, a new
+ * group starts while the previous one commits): the handler queues its item, suspends its
+ * connection, and the item's done callback (on a lane thread, after the commit) resumes it.
+ * A group costs the database nearly the same whatever its size, so a group waits for
+ * company: while another group runs, until its oldest request has waited `gather_us`;
+ * while none runs, only as long as requests keep arriving, each within `gather_us` / 4 of
+ * the last (the burst of requests that follows a commit), and `gather_us` at most. A full
+ * group starts at once.
  *
  * Bounds: at most `queue_max` requests wait (more are refused: the caller answers 503) and
  * a group holds at most `group_max`.

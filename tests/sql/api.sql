@@ -1,7 +1,7 @@
 -- The REST API's SQL: tokens, api_submit (tenant, idempotency with request hashes),
--- api_submit_many, api_list_jobs keyset pages, events_after / events_replay, submit_one.
+-- api_submit_group, api_list_jobs keyset pages, events_after / events_replay, submit_one.
 BEGIN;
-SELECT plan(28);
+SELECT plan(33);
 DELETE FROM spool.job_live; DELETE FROM spool.job_archive; DELETE FROM spool.event_log;
 DELETE FROM spool.idempotency_keys; DELETE FROM spool.api_tokens;
 SELECT spool.register_type('t_api', payload_schema => '{"required":["n"],"properties":{"n":{"type":"integer"}}}');
@@ -51,8 +51,8 @@ SELECT is((SELECT job->>'status' FROM spool.api_submit('{"type":"t_api","payload
 SELECT is((SELECT job->'payload' FROM spool.api_submit('{"type":"t_api","payload":{"n":4,"x":null}}', NULL, NULL, NULL)),
     '{"n":4,"x":null}'::jsonb, 'payload nulls are kept');
 
--- api_submit_many
-CREATE TEMP TABLE m AS SELECT * FROM spool.api_submit_many(
+-- api_submit_group
+CREATE TEMP TABLE m AS SELECT * FROM spool.api_submit_group(
     '[{"type":"t_api","payload":{"n":5}},{"type":"t_api","payload":{"n":6}},{"type":"t_api","payload":{"n":1}}]',
     ARRAY[NULL, 'k2', 'k1'], ARRAY[NULL, 'h9', 'h1'], ARRAY[NULL, NULL, 'acme']);
 -- (created compares created_at with now(), so inside this one test transaction only the
@@ -60,9 +60,24 @@ CREATE TEMP TABLE m AS SELECT * FROM spool.api_submit_many(
 SELECT is((SELECT string_agg(ord || ':' || created, ',' ORDER BY ord) FROM m WHERE ord < 3), '1:true,2:true',
     'a group: new jobs are created, in request order');
 SELECT is((SELECT job->>'id' FROM m WHERE ord = 3), (SELECT job->>'id' FROM a1), 'the repeated key maps to the original');
-SELECT throws_ok($$SELECT * FROM spool.api_submit_many('[{"type":"t_api","payload":{"n":1}},{"type":"nope"}]',
+SELECT throws_ok($$SELECT * FROM spool.api_submit_group('[{"type":"t_api","payload":{"n":1}},{"type":"nope"}]',
     ARRAY[NULL, NULL]::text[], ARRAY[NULL, NULL]::text[], ARRAY[NULL, NULL]::text[])$$, 'SP422', NULL,
     'an invalid request fails the group (spoold then goes one by one)');
+CREATE TEMP TABLE m2 AS SELECT * FROM spool.api_submit_group(
+    '[{"type":"t_api","payload":{"n":7}},{"type":"t_api","payload":{"n":8},"queue":"q2"}]', NULL, NULL, NULL);
+SELECT is((SELECT string_agg(ord || ':' || created || ':' || (job->'payload'->>'n') || ':' || (job->>'queue'), ',' ORDER BY ord) FROM m2),
+    '1:true:7:default,2:true:8:q2', 'no keys, no tenants (NULL arrays): one row per request, in order');
+SELECT is((SELECT array_agg(k ORDER BY k) FROM m2, json_object_keys(m2.job) k WHERE m2.ord = 1),
+    (SELECT array_agg(attname::text ORDER BY attname::text) FROM pg_attribute
+      WHERE attrelid = 'spool.jobs'::regclass AND attnum > 0 AND NOT attisdropped AND attname <> 'lease_token'),
+    'the job as JSON has every column of spool.jobs but lease_token');
+SELECT is((SELECT job::jsonb FROM m2 WHERE ord = 2),
+    (SELECT to_jsonb(j) - 'lease_token' FROM spool.jobs j WHERE j.id = (SELECT (job->>'id')::uuid FROM m2 WHERE ord = 2)),
+    'the job as JSON is the stored job');
+SELECT is((SELECT job->>'customer_id' FROM spool.api_submit_group('[{"type":"t_api","payload":{"n":9}}]', NULL, NULL, ARRAY['acme'])),
+    'acme', 'a tenant without keys becomes customer_id');
+SELECT throws_ok($$SELECT * FROM spool.api_submit_group('[{"type":"t_api","payload":{"n":1},"customer_id":"globex"}]', NULL, NULL, ARRAY['acme'])$$,
+    'SP422', NULL, 'another tenant''s customer_id fails the group');
 
 -- list pages
 SELECT is(jsonb_array_length(spool.api_list_jobs(type => 't_api', lim => 2)->'jobs'), 2, 'a page holds lim jobs');
