@@ -80,6 +80,7 @@ echo "generated $jobs jobs and $tasks tasks in $(( $(date +%s) - t0 )) s"
 "$BUILD/spool" --database-url "$DST" migrate >/dev/null
 psql -qX "$DST" -c CHECKPOINT
 
+echo "load average before the import: $(cut -d' ' -f1-3 /proc/loadavg)"
 /usr/bin/time -v "$BUILD/spool" --database-url "$DST" import-prisma --source-url "$SRC" \
   --batch "$BATCH" --progress log >"$WORK/report" 2>"$WORK/log" || { cat "$WORK/log" >&2; exit 1; }
 wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$WORK/log")
