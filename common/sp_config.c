@@ -271,8 +271,8 @@ int sp_config_new(sp_config **out, unsigned scope)
     return sp_config_new_table(out, config_table, CONFIG_COUNT, scope, "SPOOL_");
 }
 
-int sp_config_new_table(sp_config **out, const sp_config_def *table, size_t count,
-                        unsigned scope, const char *env_prefix)
+int sp_config_new_table(sp_config **out, const sp_config_def *table, size_t count, unsigned scope,
+                        const char *env_prefix)
 {
     char err[256];
     sp_config *cfg = calloc(1, sizeof(*cfg));
